@@ -1,0 +1,34 @@
+# PGXS build for etop (see docs/operations.md).
+#   make                      build etop.so and the install script
+#   make install              install into the server found by pg_config
+#   make installcheck         pg_regress tests (sql/*.sql vs expected/*.out)
+#   make COPT=-Werror         warnings as errors (CI does this)
+
+EXTENSION   = etop
+EXTVERSION  = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(EXTENSION).control)
+
+MODULE_big  = etop
+# Every C file under src/ and adapters/ is part of the module; pure-logic files
+# are also compiled into the unit tests (tests/unit/).
+OBJS        = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c adapters/*.c)))
+
+# The install script is assembled from the ordered pieces in sql/install/.
+DATA_built  = $(EXTENSION)--$(EXTVERSION).sql
+
+PG_CPPFLAGS = -I$(CURDIR)/include
+SHLIB_LINK += -lcurl -lhpdf -lm
+
+# pg_regress tests: every sql/NN_name.sql, run in name order.
+REGRESS      = $(sort $(basename $(notdir $(wildcard sql/[0-9]*.sql))))
+REGRESS_OPTS = --inputdir=.
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+$(EXTENSION)--$(EXTVERSION).sql: $(sort $(wildcard sql/install/*.sql))
+	cat $^ > $@
+
+.PHONY: unit
+unit:
+	$(MAKE) -C tests/unit PG_CONFIG=$(PG_CONFIG)

@@ -1,0 +1,56 @@
+-- The demo data generator is deterministic, believable and replaces only demo rows.
+SELECT etop.demo_seed(5, 1, '2026-01-15');
+SELECT external_id, name, segment, industry, compliance, last_qbr_date FROM etop.clients ORDER BY external_id;
+SELECT name, sites, contacts, users, devices, agreements, tickets, controls, risks, recommendations
+  FROM etop.client_overview ORDER BY client_id;
+
+-- same arguments, same data (compared as a digest of every demo row)
+CREATE TEMP TABLE digest1 AS
+SELECT md5(string_agg(x, '|' ORDER BY x)) AS d FROM (
+    SELECT concat_ws(',', c.external_id, t.external_id, t.category, t.priority, t.sla_met, t.reopen_count,
+                     t.after_hours, t.created_date) AS x
+      FROM etop.tickets t JOIN etop.clients c ON c.id = t.client_id
+    UNION ALL
+    SELECT concat_ws(',', c.external_id, d.name, d.type, d.managed, d.purchase_date, d.last_patched_at,
+                     d.edr_installed, d.serial_number)
+      FROM etop.devices d JOIN etop.clients c ON c.id = d.client_id) s;
+SELECT etop.demo_seed(5, 1, '2026-01-15') IS NOT NULL AS reseeded;
+SELECT md5(string_agg(x, '|' ORDER BY x)) = (SELECT d FROM digest1) AS same_data FROM (
+    SELECT concat_ws(',', c.external_id, t.external_id, t.category, t.priority, t.sla_met, t.reopen_count,
+                     t.after_hours, t.created_date) AS x
+      FROM etop.tickets t JOIN etop.clients c ON c.id = t.client_id
+    UNION ALL
+    SELECT concat_ws(',', c.external_id, d.name, d.type, d.managed, d.purchase_date, d.last_patched_at,
+                     d.edr_installed, d.serial_number)
+      FROM etop.devices d JOIN etop.clients c ON c.id = d.client_id) s;
+-- another seed gives other data
+SELECT (etop.demo_seed(5, 2, '2026-01-15')->>'tickets')::int <> 4723 AS other_seed_differs;
+
+-- believable shapes: device names, history, aging hardware, after-hours share
+SELECT etop.demo_seed(5, 1, '2026-01-15') IS NOT NULL AS back_to_seed_1;
+SELECT d.name, d.type, d.os, d.manufacturer, d.model FROM etop.devices d
+  JOIN etop.clients c ON c.id = d.client_id
+ WHERE c.external_id = 'DEMO-00001' AND d.name IN ('FW-MAIN-01', 'SRV-DC-01')
+    OR c.external_id = 'DEMO-00001' AND d.name LIKE '%-ACCT-01' ORDER BY d.name;
+SELECT count(DISTINCT date_trunc('quarter', created_date)) AS quarters_of_tickets,
+       min(created_date)::date >= '2024-01-15' AND max(created_date)::date <= '2026-01-15' AS within_two_years,
+       round(avg(after_hours::int), 2) BETWEEN 0.08 AND 0.25 AS after_hours_share_ok,
+       round(avg(sla_met::int), 2) BETWEEN 0.7 AND 1.0 AS sla_share_ok
+  FROM etop.tickets;
+SELECT count(*) FILTER (WHERE purchase_date < '2026-01-15'::date - interval '4 years') > 0 AS has_aging_hardware,
+       count(*) FILTER (WHERE NOT managed) > 0 AS has_unmanaged,
+       count(*) FILTER (WHERE last_patched_at < '2026-01-15'::date - 30) > 0 AS has_unpatched
+  FROM etop.devices;
+SELECT control_type, count(*) > 0 AS present FROM etop.controls GROUP BY 1 ORDER BY 1;
+SELECT count(*) AS secure_score_controls_per_client FROM etop.controls
+ WHERE control_type = 'm365_secure_score' GROUP BY client_id LIMIT 1;
+
+-- only demo rows are replaced
+INSERT INTO etop.clients (source, external_id, name) VALUES ('connectwise', '19300', 'Real Customer Inc.');
+SELECT etop.demo_seed(3, 1, '2026-01-15')->>'clients' AS demo_clients;
+SELECT source, count(*) FROM etop.clients GROUP BY 1 ORDER BY 1;
+
+-- bad arguments are refused with a clear message
+SELECT etop.demo_seed(0);
+SELECT etop.demo_seed(NULL);
+DELETE FROM etop.clients;
