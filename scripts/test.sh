@@ -14,10 +14,13 @@ make -s clean
 make -s COPT=-Werror
 $SUDO make -s install
 
+log=$(mktemp); trap 'rm -f "$log"' EXIT
+
 unit_rc=0
 if [ -f tests/unit/Makefile ]; then
     echo "== unit tests (pure C, no database)"
-    make -s -C tests/unit run || unit_rc=$?
+    make -s -C tests/unit run 2>&1 | tee -a "$log" || unit_rc=$?
+    [ "${PIPESTATUS[0]}" -eq 0 ] || unit_rc=1
 fi
 
 echo "== pg_regress and integration tests in a throwaway cluster"
@@ -28,10 +31,17 @@ pg_virtualenv -v 15 \
     -o "etop.database_name=etop_it" \
     -o "max_worker_processes=32" \
     -o "shared_buffers=512MB" \
-    tests/run-in-cluster.sh || cluster_rc=$?
+    tests/run-in-cluster.sh 2>&1 | tee -a "$log" || true
+[ "${PIPESTATUS[0]}" -eq 0 ] || cluster_rc=1
 
+# One closing line for everything: the unit total plus the cluster total.
+p=0; f=0
+while read -r a b; do p=$((p + a)); f=$((f + b)); done < <(
+    grep -E '^(unit|cluster): [0-9]+ passed, [0-9]+ failed$' "$log" |
+    sed -E 's/^[a-z]+: ([0-9]+) passed, ([0-9]+) failed$/\1 \2/')
 if [ "$unit_rc" -ne 0 ] || [ "$cluster_rc" -ne 0 ]; then
+    [ "$f" -gt 0 ] || f=1
     echo "== FAILED (unit: $unit_rc, cluster: $cluster_rc)" >&2
-    exit 1
 fi
-echo "== all tests passed"
+echo "etop: $p passed, $f failed"
+[ "$f" -eq 0 ]

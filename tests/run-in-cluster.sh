@@ -30,5 +30,5 @@ for t in tests/integration/*.sh; do
 done
 
 for f in "${failures[@]}"; do echo "FAILED: $f"; done
-echo "$passed passed, $failed failed"
+echo "cluster: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
