@@ -29,83 +29,91 @@
 #include <math.h>
 
 /*
- * $1 = as_of (date); the client filter is spliced in as %s ("id = $2" or
- * "true").  Column order is fixed: see load_metrics().
+ * $1 = as_of (date).  The client filter is spliced in: %1$s for clients
+ * ("id = $2" or "true"), %2$s for every other table ("client_id = $2" or
+ * "true"; row-level security still applies).  Column order is fixed: see
+ * load_metrics().
  */
 #define METRICS_SQL \
 "WITH c AS (SELECT id, industry, cardinality(compliance) AS regimes\n" \
-"             FROM etop.clients WHERE %s),\n" \
-"q AS (SELECT date_trunc('quarter', $1::timestamp)::date AS qs),\n" \
+"             FROM etop.clients WHERE %1$s),\n" \
+"q AS (SELECT qs, qs::timestamptz AS qs_ts, (qs - interval '3 months')::timestamptz AS prev_ts,\n" \
+"             (qs - 30)::timestamptz AS rep_ts, ($1 + 1)::timestamptz AS end_ts,\n" \
+"             ($1 - 30)::timestamptz AS patch_ts, ($1 - 90)::timestamptz AS d90_ts\n" \
+"        FROM (SELECT date_trunc('quarter', $1::timestamp)::date AS qs) x),\n" \
 "d AS (SELECT client_id, count(*) AS total,\n" \
 "        count(*) FILTER (WHERE managed) AS managed,\n" \
-"        count(*) FILTER (WHERE last_patched_at >= $1 - 30) AS patched,\n" \
+"        count(*) FILTER (WHERE last_patched_at >= patch_ts) AS patched,\n" \
 "        count(*) FILTER (WHERE edr_installed AND edr_healthy) AS edr_ok,\n" \
 "        count(*) FILTER (WHERE edr_installed AND NOT edr_healthy) AS edr_bad,\n" \
 "        (array_agg(name ORDER BY name) FILTER (WHERE NOT managed))[1:10] AS unmanaged,\n" \
 "        (array_agg(name ORDER BY name) FILTER (WHERE last_patched_at IS NULL\n" \
-"                                                 OR last_patched_at < $1 - 30))[1:10] AS unpatched,\n" \
+"                                                 OR last_patched_at < patch_ts))[1:10] AS unpatched,\n" \
 "        (array_agg(name ORDER BY name) FILTER (WHERE NOT edr_installed))[1:10] AS no_edr\n" \
-"       FROM etop.devices WHERE client_id IN (SELECT id FROM c) GROUP BY client_id),\n" \
+"       FROM etop.devices, q WHERE %2$s GROUP BY client_id),\n" \
 "im AS (SELECT client_id, count(*) AS assessed, count(*) FILTER (WHERE all_pass) AS passing,\n" \
 "         count(*) FILTER (WHERE NOT all_pass) AS failing,\n" \
-"         (array_agg(name ORDER BY name) FILTER (WHERE NOT all_pass))[1:10] AS failing_names\n" \
-"        FROM (SELECT ct.client_id, ct.device_id, bool_and(ct.status = 'pass') AS all_pass,\n" \
-"                     min(dv.name) AS name\n" \
-"                FROM etop.controls ct JOIN etop.devices dv ON dv.id = ct.device_id\n" \
-"               WHERE ct.control_type = 'immy_baseline' AND ct.client_id IN (SELECT id FROM c)\n" \
-"               GROUP BY ct.client_id, ct.device_id) x GROUP BY client_id),\n" \
+"         (array_agg(device_id) FILTER (WHERE NOT all_pass))[1:10] AS failing_ids\n" \
+"        FROM (SELECT client_id, device_id, bool_and(status = 'pass') AS all_pass\n" \
+"                FROM etop.controls\n" \
+"               WHERE control_type = 'immy_baseline' AND device_id IS NOT NULL\n" \
+"                 AND %2$s\n" \
+"               GROUP BY client_id, device_id) x GROUP BY client_id),\n" \
+"imn AS (SELECT im.client_id, array_agg(dv.name ORDER BY dv.name) AS failing_names\n" \
+"         FROM im JOIN etop.devices dv ON dv.id = ANY (im.failing_ids) GROUP BY im.client_id),\n" \
 "ss AS (SELECT client_id, count(*) AS n,\n" \
 "         sum(CASE WHEN jsonb_typeof(evidence->'score') = 'number'\n" \
 "                  THEN (evidence->>'score')::float8 END) AS cur,\n" \
 "         sum(CASE WHEN jsonb_typeof(evidence->'maxScore') = 'number'\n" \
 "                  THEN (evidence->>'maxScore')::float8 END) AS mx\n" \
 "        FROM etop.controls WHERE control_type = 'm365_secure_score'\n" \
-"         AND client_id IN (SELECT id FROM c) GROUP BY client_id),\n" \
+"         AND %2$s GROUP BY client_id),\n" \
 "u AS (SELECT client_id, count(*) AS total, count(*) FILTER (WHERE mfa_enabled) AS mfa,\n" \
 "        count(*) FILTER (WHERE risk_level = 'high') AS high,\n" \
 "        count(*) FILTER (WHERE risk_level = 'medium') AS medium,\n" \
-"        count(*) FILTER (WHERE last_sign_in < $1 - 90) AS stale,\n" \
+"        count(*) FILTER (WHERE last_sign_in < d90_ts) AS stale,\n" \
 "        (array_agg(coalesce(upn, email, display_name) ORDER BY coalesce(upn, email, display_name))\n" \
 "            FILTER (WHERE NOT mfa_enabled))[1:10] AS no_mfa\n" \
-"       FROM etop.users WHERE account_enabled AND client_id IN (SELECT id FROM c)\n" \
+"       FROM etop.users, q WHERE account_enabled AND %2$s\n" \
 "       GROUP BY client_id),\n" \
 "rk AS (SELECT client_id,\n" \
-"         count(*) FILTER (WHERE risk_type = 'email' AND detected_at >= $1 - 90\n" \
-"                            AND detected_at < $1 + 1) AS email90,\n" \
+"         count(*) FILTER (WHERE risk_type = 'email' AND detected_at >= d90_ts\n" \
+"                            AND detected_at < end_ts) AS email90,\n" \
 "         count(*) FILTER (WHERE open_at AND risk_type = 'endpoint'\n" \
 "                            AND severity IN ('high', 'critical')) AS ep_high,\n" \
 "         count(*) FILTER (WHERE open_at AND critical) AS crit,\n" \
 "         count(*) FILTER (WHERE open_at AND NOT critical AND severity = 'high') AS high\n" \
-"        FROM (SELECT client_id, risk_type, severity, detected_at,\n" \
+"        FROM (SELECT client_id, risk_type, severity, detected_at, d90_ts, end_ts,\n" \
 "                     coalesce(severity = 'critical' OR (likelihood = 'high' AND impact = 'high'),\n" \
 "                              false) AS critical,\n" \
-"                     coalesce(detected_at < $1 + 1, true)\n" \
-"                       AND (status = 'open' OR coalesce(resolved_at >= $1 + 1, false)) AS open_at\n" \
-"                FROM etop.risks WHERE client_id IN (SELECT id FROM c)) r\n" \
+"                     coalesce(detected_at < end_ts, true)\n" \
+"                       AND (status = 'open' OR coalesce(resolved_at >= end_ts, false)) AS open_at\n" \
+"                FROM etop.risks, q WHERE %2$s) r\n" \
 "       GROUP BY client_id),\n" \
 "t AS (SELECT client_id,\n" \
-"        count(*) FILTER (WHERE in_q) AS n,\n" \
-"        count(*) FILTER (WHERE NOT in_q AND created_date >= qs - interval '3 months') AS prev,\n" \
-"        count(*) FILTER (WHERE in_q AND sla_met IS NOT NULL) AS sla_known,\n" \
-"        count(*) FILTER (WHERE in_q AND sla_met) AS sla_met,\n" \
-"        count(*) FILTER (WHERE in_q AND reopen_count > 0) AS reopened,\n" \
-"        count(*) FILTER (WHERE in_q AND after_hours) AS after_hours,\n" \
-"        count(*) FILTER (WHERE in_q AND prev_same >= created_date - interval '30 days') AS repeats\n" \
-"       FROM (SELECT client_id, created_date, sla_met, reopen_count, after_hours, qs,\n" \
-"                    created_date >= qs AS in_q,\n" \
-"                    CASE WHEN device_id IS NOT NULL THEN\n" \
-"                      lag(created_date) OVER (PARTITION BY client_id, device_id, category\n" \
-"                                              ORDER BY created_date) END AS prev_same\n" \
-"               FROM etop.tickets, q\n" \
-"              WHERE client_id IN (SELECT id FROM c)\n" \
-"                AND created_date >= qs - interval '3 months' - interval '30 days'\n" \
-"                AND created_date < $1 + 1) x\n" \
-"      WHERE created_date >= qs - interval '3 months'\n" \
-"      GROUP BY client_id)\n" \
+"        count(*) FILTER (WHERE created_date >= qs_ts) AS n,\n" \
+"        count(*) FILTER (WHERE created_date < qs_ts) AS prev,\n" \
+"        count(*) FILTER (WHERE created_date >= qs_ts AND sla_met IS NOT NULL) AS sla_known,\n" \
+"        count(*) FILTER (WHERE created_date >= qs_ts AND sla_met) AS sla_met,\n" \
+"        count(*) FILTER (WHERE created_date >= qs_ts AND reopen_count > 0) AS reopened,\n" \
+"        count(*) FILTER (WHERE created_date >= qs_ts AND after_hours) AS after_hours\n" \
+"       FROM etop.tickets, q\n" \
+"      WHERE %2$s\n" \
+"        AND created_date >= prev_ts AND created_date < end_ts\n" \
+"      GROUP BY client_id),\n" \
+"rep AS (SELECT client_id, count(*) AS repeats\n" \
+"         FROM (SELECT client_id, created_date, qs_ts,\n" \
+"                      lag(created_date) OVER (PARTITION BY device_id, category\n" \
+"                                              ORDER BY created_date) AS prev_same\n" \
+"                 FROM etop.tickets, q\n" \
+"                WHERE device_id IS NOT NULL AND %2$s\n" \
+"                  AND created_date >= rep_ts AND created_date < end_ts) x\n" \
+"        WHERE created_date >= qs_ts AND prev_same >= created_date - interval '30 days'\n" \
+"        GROUP BY client_id)\n" \
 "SELECT c.id, c.industry, c.regimes,\n" \
 "       coalesce(d.total, 0), coalesce(d.managed, 0), coalesce(d.patched, 0),\n" \
 "       coalesce(d.edr_ok, 0), coalesce(d.edr_bad, 0), d.unmanaged, d.unpatched, d.no_edr,\n" \
-"       coalesce(im.assessed, 0), coalesce(im.passing, 0), im.failing_names,\n" \
+"       coalesce(im.assessed, 0), coalesce(im.passing, 0), imn.failing_names,\n" \
 "       coalesce(ss.n, 0), coalesce(ss.cur, 0), coalesce(ss.mx, 0),\n" \
 "       coalesce(u.total, 0), coalesce(u.mfa, 0), coalesce(u.high, 0), coalesce(u.medium, 0),\n" \
 "       coalesce(u.stale, 0), u.no_mfa,\n" \
@@ -113,7 +121,7 @@
 "       extract(year FROM q.qs)::int, extract(quarter FROM q.qs)::int,\n" \
 "       ($1 - q.qs + 1)::int, ((q.qs + interval '3 months')::date - q.qs)::int,\n" \
 "       coalesce(t.n, 0), coalesce(t.prev, 0), coalesce(t.sla_known, 0), coalesce(t.sla_met, 0),\n" \
-"       coalesce(t.reopened, 0), coalesce(t.repeats, 0), coalesce(t.after_hours, 0),\n" \
+"       coalesce(t.reopened, 0), coalesce(rep.repeats, 0), coalesce(t.after_hours, 0),\n" \
 "       h.standards::float8, h.risk::float8, h.experience::float8, h.quarter,\n" \
 "       coalesce(d.total - d.managed, 0), coalesce(d.total - d.patched, 0),\n" \
 "       coalesce(d.total - d.edr_ok - d.edr_bad, 0), coalesce(im.failing, 0),\n" \
@@ -122,6 +130,7 @@
 "  LEFT JOIN d ON d.client_id = c.id LEFT JOIN im ON im.client_id = c.id\n" \
 "  LEFT JOIN ss ON ss.client_id = c.id LEFT JOIN u ON u.client_id = c.id\n" \
 "  LEFT JOIN rk ON rk.client_id = c.id LEFT JOIN t ON t.client_id = c.id\n" \
+"  LEFT JOIN imn ON imn.client_id = c.id LEFT JOIN rep ON rep.client_id = c.id\n" \
 "  LEFT JOIN etop.score_history h ON h.client_id = c.id\n" \
 "        AND h.quarter = 'Q' || extract(quarter FROM q.qs - interval '3 months') || ' '\n" \
 "                        || extract(year FROM q.qs - interval '3 months')\n" \
@@ -392,15 +401,18 @@ compute_scores(bool all, int client_id, DateADT as_of, MemoryContext outcxt, emi
 	char	   *sql;
 	int			rc;
 	uint64		n;
+	MemoryContext tmpcxt;
 
 	SPI_connect();
-	sql = psprintf(METRICS_SQL, all ? "true" : "id = $2");
+	sql = psprintf(METRICS_SQL, all ? "true" : "id = $2", all ? "true" : "client_id = $2");
 	rc = SPI_execute_with_args(sql, all ? 1 : 2, argtypes, values, NULL, true, 0);
 	if (rc != SPI_OK_SELECT)
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),
 				 errmsg("etop: loading score metrics failed: %s", SPI_result_code_string(rc))));
 	n = SPI_processed;
+	tmpcxt = AllocSetContextCreate(CurrentMemoryContext, "etop scores document",
+								   ALLOCSET_DEFAULT_SIZES);
 	for (uint64 i = 0; i < n; i++)
 	{
 		EtopClientMetrics m;
@@ -408,12 +420,17 @@ compute_scores(bool all, int client_id, DateADT as_of, MemoryContext outcxt, emi
 		MemoryContext old;
 		Datum		doc;
 
+		/* build in a scratch context; only the finished jsonb reaches outcxt */
+		old = MemoryContextSwitchTo(tmpcxt);
 		load_metrics(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, &m, &prev);
-		old = MemoryContextSwitchTo(outcxt);
 		doc = scores_document(&m, &prev, as_of);
+		MemoryContextSwitchTo(outcxt);
+		doc = PointerGetDatum(PG_DETOAST_DATUM_COPY(doc));
 		MemoryContextSwitchTo(old);
 		emit(arg, m.client_id, doc);
+		MemoryContextReset(tmpcxt);
 	}
+	MemoryContextDelete(tmpcxt);
 	SPI_finish();
 	return (int) n;
 }

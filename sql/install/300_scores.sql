@@ -3,14 +3,16 @@
 CREATE FUNCTION etop.etop_scores(client_id integer, as_of date DEFAULT current_date)
 RETURNS jsonb
 AS 'MODULE_PATHNAME', 'etop_scores_one'
-LANGUAGE C STABLE STRICT PARALLEL RESTRICTED;
+LANGUAGE C STABLE STRICT PARALLEL RESTRICTED
+SET jit = off;          -- the metrics query is short; compiling it costs more than it saves
 COMMENT ON FUNCTION etop.etop_scores(integer, date) IS
     'Standards, Risk and Experience scores of one client at as_of, with breakdown, evidence and movement';
 
 CREATE FUNCTION etop.scores_all(as_of date DEFAULT current_date)
 RETURNS TABLE (client_id integer, scores jsonb)
 AS 'MODULE_PATHNAME', 'etop_scores_all'
-LANGUAGE C STABLE STRICT PARALLEL RESTRICTED ROWS 1000;
+LANGUAGE C STABLE STRICT PARALLEL RESTRICTED ROWS 1000
+SET jit = off;
 COMMENT ON FUNCTION etop.scores_all(date) IS
     'Scores of every client the caller can see, computed set-based (one pass over each table)';
 
