@@ -116,6 +116,11 @@ CREATE TABLE etop.qbr_jobs (
     error          text,
     human_review   boolean NOT NULL DEFAULT false,
     token_usage    jsonb,
+    as_of          date,                        -- the QBR's date (options->>'as_of', else the day it runs)
+    provider       varchar(20),                 -- narrative provider used: offline | openai
+    input          jsonb,                       -- step 1: etop.narrative_input()
+    narrative      jsonb,                       -- step 2: the narrative as generated
+    violations     jsonb,                       -- step 3: citation violations, when any
     qbr_id         integer REFERENCES etop.qbrs(id) ON DELETE SET NULL,
     requested_by   name NOT NULL DEFAULT current_user,
     created_at     timestamptz NOT NULL DEFAULT now(),
