@@ -121,6 +121,26 @@ parse_reply(const char *body, char **content, char **usage)
 	return NULL;
 }
 
+/* "```json\n{...}\n```" -> "{...}"; anything else unchanged. */
+static char *
+strip_fence(char *s)
+{
+	char	   *start = s,
+			   *end;
+
+	while (*start == ' ' || *start == '\n' || *start == '\r' || *start == '\t')
+		start++;
+	if (strncmp(start, "```", 3) != 0)
+		return s;
+	start = strchr(start, '\n');
+	if (start == NULL)
+		return s;
+	end = strstr(start, "```");
+	if (end == NULL)
+		return s;
+	return pnstrdup(start + 1, end - start - 1);
+}
+
 EtopLlmResult
 etop_llm_narrative(const char *input_json)
 {
@@ -193,7 +213,11 @@ etop_llm_narrative(const char *input_json)
 				res.error = pstrdup(why);
 			else
 			{
-				Jsonb	   *n = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(content)));
+				Jsonb	   *n;
+
+				/* some models wrap JSON in a ```json fence despite JSON mode */
+				content = strip_fence(content);
+				n = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(content)));
 
 				if (!JB_ROOT_IS_OBJECT(n))
 					res.error = pstrdup("OpenAI API returned JSON that is not an object");

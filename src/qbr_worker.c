@@ -280,7 +280,11 @@ process_one_job(MemoryContext jobcxt)
 			write_pdf_file(jobcxt, job);
 	}
 	if (!r.ok)
+	{
+		/* shutting down: leave the job to the visibility timeout, don't count it */
+		CHECK_FOR_INTERRUPTS();
 		fail_job(jobcxt, job, r.error);
+	}
 	return true;
 }
 

@@ -112,6 +112,29 @@ BEGIN
                                        'currency', etop.setting('currency'),
                                        'unit_costs', etop.setting('unit_costs'))
     ) INTO doc;
+
+    -- Every citation the narrative may use, spelled exactly as it must be written.
+    doc := doc || jsonb_build_object('allowed_citations', jsonb_build_object(
+        'tickets', coalesce((SELECT jsonb_agg(DISTINCT '[Ticket #' || t || ']')
+                               FROM (SELECT x->>'number' AS t FROM jsonb_array_elements(doc->'notable_tickets') x
+                                     UNION SELECT x->>'example_ticket' FROM jsonb_array_elements(doc->'top_categories') x) s
+                              WHERE t IS NOT NULL), '[]'),
+        'devices', coalesce((SELECT jsonb_agg(DISTINCT '[Device: ' || n || ']')
+                               FROM (SELECT x->>'name' AS n FROM jsonb_array_elements(doc->'lifecycle') x
+                                     UNION SELECT jsonb_array_elements_text(b.value->'evidence'->k)
+                                       FROM jsonb_each(doc->'scores'->'standards'->'breakdown') b,
+                                            unnest(ARRAY['unmanaged_devices', 'unpatched_devices',
+                                                         'missing_edr_devices', 'failing_devices']) k
+                                      WHERE jsonb_typeof(b.value->'evidence'->k) = 'array') s
+                              WHERE n IS NOT NULL), '[]'),
+        'policies', coalesce((SELECT jsonb_agg(DISTINCT '[Policy: ' || n || ']')
+                                FROM (SELECT x->>'title' AS n FROM jsonb_array_elements(doc->'failing_policies') x
+                                      UNION SELECT jsonb_array_elements_text(doc->'passing_policies')) s
+                               WHERE n IS NOT NULL), '[]'),
+        'risks', coalesce((SELECT jsonb_agg(DISTINCT '[Risk: ' || n || ']')
+                             FROM (SELECT x->>'title' AS n FROM jsonb_array_elements(doc->'top_risks') x
+                                   UNION SELECT x->>'title' FROM jsonb_array_elements(doc->'mitigated_risks') x) s
+                            WHERE n IS NOT NULL), '[]')));
     RETURN doc;
 END
 $$;

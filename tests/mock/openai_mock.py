@@ -45,15 +45,17 @@ def _texts(messages):
 
 
 def provided_data(messages):
-    """The text after 'PROVIDED DATA' (any message), else all user text."""
+    """The text after the 'PROVIDED DATA:' heading (in any message), else the
+    text after the last mention of PROVIDED DATA, else all user text.  The
+    heading wins over a mere mention (rules often say "use the PROVIDED DATA")."""
     texts = _texts(messages)
     for _, t in texts:
-        # the heading ("PROVIDED DATA:"), not the rules' "use the PROVIDED DATA below"
         m = None
         for m in re.finditer(r"PROVIDED DATA\s*:", t, re.IGNORECASE):
             pass
         if m:
             return t[m.end():]
+    for _, t in reversed(texts):
         i = t.upper().rfind("PROVIDED DATA")
         if i >= 0:
             return t[i + len("PROVIDED DATA"):]
