@@ -74,6 +74,29 @@ date_result(cadence_day d)
 	return (DateADT) d;
 }
 
+/*
+ * The blessed result row descriptor, built once per call site (the function
+ * runs once per client in due_for_qbr and the calendar).
+ */
+static TupleDesc
+result_tupdesc(FunctionCallInfo fcinfo)
+{
+	TupleDesc	tupdesc;
+	MemoryContext old;
+
+	if (fcinfo->flinfo->fn_extra != NULL)
+		return (TupleDesc) fcinfo->flinfo->fn_extra;
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("function returning record called in context that cannot accept type record")));
+	old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+	tupdesc = BlessTupleDesc(CreateTupleDescCopy(tupdesc));
+	MemoryContextSwitchTo(old);
+	fcinfo->flinfo->fn_extra = tupdesc;
+	return tupdesc;
+}
+
 /* etop.qbr_cadence(segment text) -> 'quarterly' | 'semiannually' | 'annually' */
 Datum
 etop_qbr_cadence(PG_FUNCTION_ARGS)
@@ -126,11 +149,7 @@ etop_qbr_cadence_status(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("client_id, as_of and grace_days must not be null")));
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("function returning record called in context that cannot accept type record")));
-	tupdesc = BlessTupleDesc(tupdesc);
+	tupdesc = result_tupdesc(fcinfo);
 
 	client_id = PG_GETARG_INT32(0);
 	seg = segment_arg(fcinfo, 1);

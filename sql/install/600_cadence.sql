@@ -54,6 +54,8 @@ CREATE FUNCTION etop.due_for_qbr(as_of date DEFAULT current_date)
 RETURNS TABLE (client_id integer, name text, segment text, last_qbr_date date, cadence text,
                next_due date, overdue boolean, explanation text)
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    grace integer := etop.qbr_grace_days();    -- read once, not once per client
 BEGIN
     IF due_for_qbr.as_of IS NULL THEN
         RAISE EXCEPTION 'as_of must not be null' USING ERRCODE = 'null_value_not_allowed';
@@ -61,10 +63,9 @@ BEGIN
     RETURN QUERY
     SELECT c.id, c.name::text, nullif(c.segment, '')::text, c.last_qbr_date,
            s.cadence, s.next_due, s.overdue, s.explanation
-      FROM (SELECT etop.qbr_grace_days() AS days) g
-     CROSS JOIN etop.clients c
+      FROM etop.clients c
      CROSS JOIN LATERAL etop.qbr_cadence_status(c.id, c.segment, c.last_qbr_date,
-                                                due_for_qbr.as_of, g.days) s
+                                                due_for_qbr.as_of, grace) s
      WHERE s.due
      ORDER BY s.next_due, c.id;
 END
@@ -74,13 +75,14 @@ COMMENT ON FUNCTION etop.due_for_qbr(date) IS
 
 -- Every client's QBR calendar as of today, for BI tools.
 CREATE VIEW etop.qbr_calendar WITH (security_invoker = true) AS
+WITH g AS MATERIALIZED (SELECT etop.qbr_grace_days() AS days)   -- once, not per client
 SELECT c.id AS client_id, c.name, nullif(c.segment, '')::text AS segment, c.last_qbr_date,
        s.cadence, s.next_due, s.next_due + g.days AS overdue_after,
        s.next_due - current_date AS days_until_due, s.due, s.overdue,
        (SELECT j.status FROM etop.qbr_jobs j
          WHERE j.client_id = c.id ORDER BY j.created_at DESC LIMIT 1)::text AS latest_job_status,
        s.explanation
-  FROM (SELECT etop.qbr_grace_days() AS days) g
+  FROM g
  CROSS JOIN etop.clients c
  CROSS JOIN LATERAL etop.qbr_cadence_status(c.id, c.segment, c.last_qbr_date, current_date, g.days) s;
 COMMENT ON VIEW etop.qbr_calendar IS
