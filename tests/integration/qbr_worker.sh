@@ -3,7 +3,7 @@
 # OpenAI-compatible provider against a mock server (good output, a
 # hallucinated device, invalid JSON, 500s, timeouts), retries with backoff,
 # and a worker killed mid-job whose job is picked up again.
-source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/lib.bash"
 cleanup() {
     stop_mocks
     psql -X -q -d postgres -c "ALTER SYSTEM RESET etop.llm_base_url" -c "ALTER SYSTEM RESET etop.llm_api_key" \
