@@ -201,11 +201,14 @@ BEGIN
                 USING ERRCODE = 'invalid_parameter_value',
                       HINT = 'Generate a new QBR with etop.qbr_generate() to review it again.';
         END IF;
-        NEW.reviewed_by := current_user;
-        NEW.reviewed_at := now();
+        -- who and when: the caller and now, unless an administrator recorded
+        -- them explicitly (an approval given in the meeting, entered later);
+        -- account managers can only write status and review_note
+        NEW.reviewed_by := coalesce(nullif(NEW.reviewed_by, OLD.reviewed_by), current_user);
+        NEW.reviewed_at := coalesce(nullif(NEW.reviewed_at, OLD.reviewed_at), now());
     ELSIF NEW.review_note IS DISTINCT FROM OLD.review_note THEN
-        NEW.reviewed_by := current_user;
-        NEW.reviewed_at := now();
+        NEW.reviewed_by := coalesce(nullif(NEW.reviewed_by, OLD.reviewed_by), current_user);
+        NEW.reviewed_at := coalesce(nullif(NEW.reviewed_at, OLD.reviewed_at), now());
     END IF;
     RETURN NEW;
 END
