@@ -85,7 +85,8 @@ BEGIN
                 'pdf_url', (SELECT q.pdf_path FROM etop.qbrs q WHERE q.id = j.qbr_id),
                 'completed_at', j.completed_at);
         WHEN 'failed' THEN
-            result := result || jsonb_build_object('error', j.error, 'completed_at', j.completed_at);
+            result := result || jsonb_build_object('error', j.error, 'completed_at', j.completed_at,
+                                                   'violations', j.violations);
     END CASE;
     RETURN jsonb_strip_nulls(result);
 END
