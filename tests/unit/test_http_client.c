@@ -55,6 +55,18 @@ mono_ms(void)
 	return (long) ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
 }
 
+/* $ETOP_PYTHON, else Debian's interpreter (a version-manager shim on PATH
+ * can take seconds to start), else python3 from PATH. */
+static const char *
+python(void)
+{
+	const char *p = getenv("ETOP_PYTHON");
+
+	if (p && *p)
+		return p;
+	return access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3";
+}
+
 static const char *
 mock_dir(void)
 {
@@ -86,7 +98,7 @@ mock_start(mock *m, const char *script, const char *extra1, const char *extra2)
 		const char *argv[12];
 		int			n = 0;
 
-		argv[n++] = "python3";
+		argv[n++] = python();
 		argv[n++] = script_path;
 		argv[n++] = "--port";
 		argv[n++] = "0";
@@ -101,7 +113,7 @@ mock_start(mock *m, const char *script, const char *extra1, const char *extra2)
 		argv[n] = NULL;
 		if (freopen("/dev/null", "w", stdout) == NULL)
 			_exit(126);
-		execvp("python3", (char *const *) argv);
+		execvp(argv[0], (char *const *) argv);
 		_exit(127);
 	}
 	deadline = mono_ms() + 20000;
