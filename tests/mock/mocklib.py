@@ -528,6 +528,8 @@ def common_args(description):
                    help="bytes of the huge scenario's body (default 1 GiB)")
     p.add_argument("--log", help="append one JSON line per request to this file")
     p.add_argument("--verbose", action="store_true", help="log requests to stderr")
+    p.add_argument("--tls-cert", help="serve HTTPS with this PEM certificate (tests of TLS checks)")
+    p.add_argument("--tls-key", help="private key of --tls-cert")
     return p
 
 
@@ -541,6 +543,13 @@ def serve(handler_cls, args, name):
     ThreadingHTTPServer.request_queue_size = 128
     httpd = ThreadingHTTPServer(("127.0.0.1", args.port), handler_cls)
     port = httpd.server_address[1]
+    if args.tls_cert:
+        import ssl
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(args.tls_cert, args.tls_key)
+        # a client that rejects the certificate makes accept() fail; the
+        # server just goes on (socketserver ignores accept errors)
+        httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
 
     def on_signal(signum, frame):
         state.request_stop(signal.Signals(signum).name)

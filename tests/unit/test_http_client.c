@@ -9,8 +9,9 @@
  * message), 429 then success honouring Retry-After, 429 exhausted, 500/503
  * retried, a Retry-After beyond the limit, timeouts, dropped and empty
  * replies, too-large bodies (declared and streamed), the abort callback
- * (during a transfer and during a backoff wait), connection refused, bearer
- * auth and POST bodies, the allocator callback, and the small parsers.
+ * (during a transfer and during a backoff wait), connection refused, TLS
+ * verification (self-signed certificate refused by default), bearer auth and
+ * POST bodies, the allocator callback, and the small parsers.
  * Runs in a few seconds; the mocks exit by themselves after 60 s anyway.
  */
 #include <curl/curl.h>
@@ -641,6 +642,71 @@ test_connect_refused(void)
 	etop_http_response_free(&resp);
 }
 
+/*
+ * TLS: a self-signed certificate is refused by default, accepted with its
+ * certificate as ca_file, and with tls_insecure.  Skipped without openssl.
+ */
+static void
+test_tls(void)
+{
+	char		dir[] = "/tmp/etop-tls-XXXXXX";
+	char		cmd[1024],
+				cert[128],
+				key[128],
+				certarg[160],
+				keyarg[160],
+				url[256];
+	mock		m;
+	etop_http_request req;
+	etop_http_response resp;
+
+	if (access("/usr/bin/openssl", X_OK) != 0 || mkdtemp(dir) == NULL)
+	{
+		fprintf(stderr, "test_tls: skipped (no openssl)\n");
+		return;
+	}
+	snprintf(cert, sizeof(cert), "%s/cert.pem", dir);
+	snprintf(key, sizeof(key), "%s/key.pem", dir);
+	snprintf(cmd, sizeof(cmd),
+			 "/usr/bin/openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 "
+			 "-addext subjectAltName=IP:127.0.0.1 -keyout %s -out %s >/dev/null 2>&1", key, cert);
+	CHECK(system(cmd) == 0);
+	snprintf(certarg, sizeof(certarg), "--tls-cert=%s", cert);
+	snprintf(keyarg, sizeof(keyarg), "--tls-key=%s", key);
+	if (mock_start(&m, "cw_mock.py", certarg, keyarg))
+	{
+		snprintf(url, sizeof(url), "https://127.0.0.1:%d%s/system/info", m.port, CW_API);
+		etop_http_request_init(&req);
+		req.url = url;
+		req.headers = cw_headers;
+		req.basic_user = CW_USER;
+		req.basic_password = CW_PASS;
+		req.max_attempts = 3;
+		req.retry_base_ms = 10;
+		CHECK(etop_http_perform(NULL, &req, &resp) == ETOP_HTTP_CONNECT);
+		CHECK(resp.attempts == 1);	/* a verification failure is not retried */
+		CHECK(strstr(resp.message, "TLS verification failed") != NULL);
+		CHECK(no_secret(resp.message));
+		etop_http_response_free(&resp);
+
+		req.ca_file = cert;
+		CHECK(etop_http_perform(NULL, &req, &resp) == ETOP_HTTP_OK);
+		CHECK(resp.body && strstr(resp.body, "isCloud") != NULL);
+		etop_http_response_free(&resp);
+
+		req.ca_file = NULL;
+		req.tls_insecure = true;
+		CHECK(etop_http_perform(NULL, &req, &resp) == ETOP_HTTP_OK);
+		etop_http_response_free(&resp);
+		mock_stop(&m);
+	}
+	else
+		CHECK(false);
+	unlink(cert);
+	unlink(key);
+	rmdir(dir);
+}
+
 static void
 test_bearer_post(mock *llm)
 {
@@ -716,6 +782,7 @@ main(void)
 		test_abort(&cw);
 		mock_stop(&cw);
 	}
+	test_tls();
 	llm_up = mock_start(&llm, "openai_mock.py", "--api-key", "sk-test-123");
 	CHECK(llm_up);
 	if (llm_up)
