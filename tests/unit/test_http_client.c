@@ -10,7 +10,8 @@
  * retried, a Retry-After beyond the limit, timeouts, dropped and empty
  * replies, too-large bodies (declared and streamed), the abort callback
  * (during a transfer and during a backoff wait), connection refused, TLS
- * verification (self-signed certificate refused by default), bearer auth and
+ * verification (self-signed certificate refused by default), http_proxy from
+ * the environment, bearer auth and
  * POST bodies, the allocator callback, and the small parsers.
  * Runs in a few seconds; the mocks exit by themselves after 60 s anyway.
  */
@@ -363,6 +364,29 @@ test_success_and_paging(mock *cw)
 	CHECK(pages == 4);
 	CHECK(tickets == 150);
 	etop_http_client_destroy(client);
+}
+
+/* http_proxy from the environment is used (libcurl's default, kept): the
+ * mock answers absolute-form requests like a forward proxy would. */
+static void
+test_env_proxy(mock *cw)
+{
+	etop_http_request req;
+	etop_http_response resp;
+
+	setenv("http_proxy", cw->base, 1);
+	etop_http_request_init(&req);
+	req.url = "http://psa.example.invalid" CW_API "/system/info";
+	req.headers = cw_headers;
+	req.basic_user = CW_USER;
+	req.basic_password = CW_PASS;
+	req.max_attempts = 1;
+	CHECK(etop_http_perform(NULL, &req, &resp) == ETOP_HTTP_OK);
+	CHECK(resp.body && strstr(resp.body, "isCloud") != NULL);
+	etop_http_response_free(&resp);
+	unsetenv("http_proxy");
+	CHECK(etop_http_perform(NULL, &req, &resp) != ETOP_HTTP_OK);	/* .invalid does not resolve */
+	etop_http_response_free(&resp);
 }
 
 static void
@@ -760,9 +784,15 @@ main(void)
 	bool		cw_up,
 				llm_up;
 
-	/* the mocks are on 127.0.0.1: never via a proxy from the environment */
+	/* the mocks are on 127.0.0.1: never via a proxy from the environment
+	 * (test_env_proxy sets its own) */
 	setenv("NO_PROXY", "127.0.0.1,localhost", 1);
 	setenv("no_proxy", "127.0.0.1,localhost", 1);
+	unsetenv("http_proxy");
+	unsetenv("https_proxy");
+	unsetenv("HTTPS_PROXY");
+	unsetenv("all_proxy");
+	unsetenv("ALL_PROXY");
 	signal(SIGPIPE, SIG_IGN);
 	etop_http_global_init();
 
@@ -775,6 +805,7 @@ main(void)
 	{
 		test_success_and_paging(&cw);
 		test_401(&cw);
+		test_env_proxy(&cw);
 		test_429(&cw);
 		test_5xx(&cw);
 		test_timeout_and_drops(&cw);
