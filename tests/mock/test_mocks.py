@@ -518,6 +518,10 @@ class OpenAITest(unittest.TestCase):
     def test_canned_and_fenced(self):
         self.s.control(scenario="canned", times=1, content={"executive_summary": "x"})
         self.assertEqual(json.loads(self.content()), {"executive_summary": "x"})
+        self.s.control(scenario="missing-fields", times=1)
+        self.assertNotIn("recommendations", json.loads(self.content()))
+        self.s.control(scenario="wrong-types", times=1)
+        self.assertIsInstance(json.loads(self.content())["recommendations"], str)
         self.s.control(scenario="fenced", times=1)
         c = self.content()
         self.assertTrue(c.startswith("```json\n") and c.endswith("\n```"))
