@@ -53,6 +53,7 @@ typedef struct attempt_state
 {
 	const etop_http_request *req;
 	etop_http_response *resp;
+	CURL	   *easy;
 	size_t		cap;			/* bytes allocated for resp->body */
 	size_t		max;			/* max_response_bytes */
 	size_t		link_len;
@@ -387,7 +388,14 @@ write_body(char *data, size_t size, size_t nmemb, void *arg)
 	{
 		size_t		cap = st->cap ? st->cap : 16384;
 		char	   *grown;
+		curl_off_t	announced = -1;
 
+		/* First chunk: size the buffer from Content-Length when there is one
+		 * (one allocation, no copies, far fewer page faults for big pages). */
+		if (st->cap == 0 &&
+			curl_easy_getinfo(st->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &announced) == CURLE_OK &&
+			announced > 0 && (size_t) announced < st->max && (size_t) announced + 1 >= need)
+			cap = (size_t) announced + 1;
 		while (cap < need)
 			cap *= 2;
 		if (cap > st->max + 1)
@@ -605,6 +613,7 @@ run_attempt(etop_http_client *client, const etop_http_request *req,
 	char	   *ctype = NULL;
 
 	curl_easy_reset(easy);
+	st->easy = easy;
 	errbuf[0] = '\0';
 	result = set_options(easy, req, headers, st, errbuf, connect_ms, timeout_ms);
 	if (result != CURLE_OK)

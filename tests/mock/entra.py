@@ -100,7 +100,7 @@ class TokenStore:
         token = "%s.%s.%s" % (_b64({"typ": "JWT", "alg": "RS256", "kid": "mock"}), _b64(claims),
                               secrets.token_urlsafe(32))
         with self.lock:
-            self.tokens[token] = {"exp": now + self.ttl, "roles": list(self.roles)}
+            self.tokens[token] = {"exp": time.time() + self.ttl, "roles": list(self.roles)}
         body = {"token_type": "Bearer", "expires_in": self.ttl, "ext_expires_in": self.ttl,
                 "access_token": token}
         if not v2:

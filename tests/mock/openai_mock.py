@@ -14,6 +14,8 @@ Scenarios (--scenario or POST /__control {"scenario": ...}):
   no-evidence  recommendations with empty evidence arrays
   invalid-json content that is not JSON (truncated, finish_reason "length")
   fenced       the JSON wrapped in a ```json fence
+  missing-fields / wrong-types   narrative without recommendations and
+               discussion_points / with them as a string and a number
   canned       exactly the "content" given to /__control (or --canned FILE)
   slow / hang  answer after --delay seconds (default: never, until exit)
   429, 500 ... generic HTTP faults (429 carries Retry-After)
@@ -308,6 +310,16 @@ class OpenAIHandler(MockHandler):
             full = json.dumps(good_narrative(facts), indent=2)
             content = full[: max(20, len(full) // 3)]
             finish = "length"
+        elif scenario == "missing-fields":
+            n = good_narrative(facts)
+            del n["recommendations"], n["discussion_points"]
+            content = json.dumps(n, indent=2)
+        elif scenario == "wrong-types":
+            n = good_narrative(facts)
+            n["recommendations"] = "; ".join(r["title"] for r in n["recommendations"])
+            n["discussion_points"] = len(n["discussion_points"])
+            n["executive_summary"] = n["executive_summary"].split("\n\n")
+            content = json.dumps(n, indent=2)
         elif scenario == "fenced":
             content = "```json\n%s\n```" % json.dumps(good_narrative(facts), indent=2)
         else:

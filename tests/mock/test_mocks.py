@@ -20,6 +20,7 @@ sys.path.insert(0, HERE)
 CW_AUTH = ["-u", "etopdemo+etopPublicKey:etopPrivateKey",
            "-H", "clientId: 5e1a7e1c-0000-4000-8000-00000000e70b"]
 CW_API = "/v4_6_release/apis/3.0"
+PYTHON = os.environ.get("ETOP_PYTHON") or sys.executable
 
 
 class Server:
@@ -27,7 +28,7 @@ class Server:
         self.tmp = tempfile.mkdtemp(prefix="etop-mock-")
         self.port_file = os.path.join(self.tmp, "port")
         self.proc = subprocess.Popen(
-            [sys.executable, os.path.join(HERE, script), "--port", "0",
+            [PYTHON, os.path.join(HERE, script), "--port", "0",
              "--port-file", self.port_file, "--max-seconds", "120"] + list(args),
             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         deadline = time.time() + 30
@@ -304,6 +305,16 @@ class ImmyTest(unittest.TestCase):
         cfgs, _ = jget(self.cw.base + CW_API + "/company/configurations?pageSize=1000", *CW_AUTH)
         self.assertEqual({c["serialNumber"] for c in cfgs}, {c["serialNumber"] for c in allp})
 
+    def test_v1_token_endpoint(self):
+        rc, st, _, body = curl(self.s.base + "/etopmsp.onmicrosoft.com/oauth2/token",
+                               "--data-urlencode", "grant_type=client_credentials",
+                               "--data-urlencode", "client_id=0b7a6c5d-4e3f-4a1b-9c8d-7e6f5a4b3c2d",
+                               "--data-urlencode", "client_secret=mock-immy-secret",
+                               "--data-urlencode", "resource=https://etopdemo.immy.bot")
+        self.assertEqual(st, 200, body)
+        tok = json.loads(body)["access_token"]
+        self.assertEqual(curl(self.s.base + "/api/v1/tenants", "-H", "Authorization: Bearer " + tok)[1], 200)
+
     def test_baselines_and_drift(self):
         a = self.auth()
         base, _ = jget(self.s.base + "/api/v1/target-assignments", *a)
@@ -393,6 +404,20 @@ class GraphTest(unittest.TestCase):
         alerts, _ = self.collect(self.s.base + "/v1.0/security/alerts_v2", a)
         self.assertEqual(len(alerts), 5)
         self.assertTrue(all(a_["serviceSource"] == "microsoftDefenderForEndpoint" for a_ in alerts))
+
+    def test_token_expiry_and_shutdown(self):
+        s = Server("graph_mock.py", "--token-ttl", "1")
+        try:
+            a = self.auth(s)
+            self.assertEqual(curl(s.base + "/v1.0/users", *a)[1], 200)
+            time.sleep(1.2)
+            rc, st, _, body = curl(s.base + "/v1.0/users", *a)
+            self.assertEqual(st, 401)
+            self.assertEqual(json.loads(body)["error"]["code"], "InvalidAuthenticationToken")
+            self.assertEqual(curl(s.base + "/__shutdown", "-X", "POST")[1], 200)
+            self.assertEqual(s.proc.wait(10), 0)
+        finally:
+            s.stop()
 
     def test_insufficient_roles(self):
         s = Server("graph_mock.py", "--roles", "User.Read.All")
@@ -489,6 +514,18 @@ class OpenAITest(unittest.TestCase):
         self.assertIn("[Device: FW-MAIN-99]", self.content())
         self.s.control(scenario="invalid-json", times=1)
         self.assertRaises(ValueError, json.loads, self.content())
+
+    def test_canned_and_fenced(self):
+        self.s.control(scenario="canned", times=1, content={"executive_summary": "x"})
+        self.assertEqual(json.loads(self.content()), {"executive_summary": "x"})
+        self.s.control(scenario="missing-fields", times=1)
+        self.assertNotIn("recommendations", json.loads(self.content()))
+        self.s.control(scenario="wrong-types", times=1)
+        self.assertIsInstance(json.loads(self.content())["recommendations"], str)
+        self.s.control(scenario="fenced", times=1)
+        c = self.content()
+        self.assertTrue(c.startswith("```json\n") and c.endswith("\n```"))
+        self.assertIn("recommendations", json.loads(c[8:-4]))
 
     def test_errors(self):
         self.assertEqual(curl(self.s.base + "/v1/chat/completions", "--data", "{}")[1], 401)

@@ -9,8 +9,10 @@
  * message), 429 then success honouring Retry-After, 429 exhausted, 500/503
  * retried, a Retry-After beyond the limit, timeouts, dropped and empty
  * replies, too-large bodies (declared and streamed), the abort callback
- * (during a transfer and during a backoff wait), connection refused, bearer
- * auth and POST bodies, the allocator callback, and the small parsers.
+ * (during a transfer and during a backoff wait), connection refused, TLS
+ * verification (self-signed certificate refused by default), http_proxy from
+ * the environment, bearer auth and
+ * POST bodies, the allocator callback, and the small parsers.
  * Runs in a few seconds; the mocks exit by themselves after 60 s anyway.
  */
 #include <curl/curl.h>
@@ -55,6 +57,18 @@ mono_ms(void)
 	return (long) ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
 }
 
+/* $ETOP_PYTHON, else Debian's interpreter (a version-manager shim on PATH
+ * can take seconds to start), else python3 from PATH. */
+static const char *
+python(void)
+{
+	const char *p = getenv("ETOP_PYTHON");
+
+	if (p && *p)
+		return p;
+	return access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3";
+}
+
 static const char *
 mock_dir(void)
 {
@@ -86,7 +100,7 @@ mock_start(mock *m, const char *script, const char *extra1, const char *extra2)
 		const char *argv[12];
 		int			n = 0;
 
-		argv[n++] = "python3";
+		argv[n++] = python();
 		argv[n++] = script_path;
 		argv[n++] = "--port";
 		argv[n++] = "0";
@@ -101,7 +115,7 @@ mock_start(mock *m, const char *script, const char *extra1, const char *extra2)
 		argv[n] = NULL;
 		if (freopen("/dev/null", "w", stdout) == NULL)
 			_exit(126);
-		execvp("python3", (char *const *) argv);
+		execvp(argv[0], (char *const *) argv);
 		_exit(127);
 	}
 	deadline = mono_ms() + 20000;
@@ -350,6 +364,29 @@ test_success_and_paging(mock *cw)
 	CHECK(pages == 4);
 	CHECK(tickets == 150);
 	etop_http_client_destroy(client);
+}
+
+/* http_proxy from the environment is used (libcurl's default, kept): the
+ * mock answers absolute-form requests like a forward proxy would. */
+static void
+test_env_proxy(mock *cw)
+{
+	etop_http_request req;
+	etop_http_response resp;
+
+	setenv("http_proxy", cw->base, 1);
+	etop_http_request_init(&req);
+	req.url = "http://psa.example.invalid" CW_API "/system/info";
+	req.headers = cw_headers;
+	req.basic_user = CW_USER;
+	req.basic_password = CW_PASS;
+	req.max_attempts = 1;
+	CHECK(etop_http_perform(NULL, &req, &resp) == ETOP_HTTP_OK);
+	CHECK(resp.body && strstr(resp.body, "isCloud") != NULL);
+	etop_http_response_free(&resp);
+	unsetenv("http_proxy");
+	CHECK(etop_http_perform(NULL, &req, &resp) != ETOP_HTTP_OK);	/* .invalid does not resolve */
+	etop_http_response_free(&resp);
 }
 
 static void
@@ -629,6 +666,71 @@ test_connect_refused(void)
 	etop_http_response_free(&resp);
 }
 
+/*
+ * TLS: a self-signed certificate is refused by default, accepted with its
+ * certificate as ca_file, and with tls_insecure.  Skipped without openssl.
+ */
+static void
+test_tls(void)
+{
+	char		dir[] = "/tmp/etop-tls-XXXXXX";
+	char		cmd[1024],
+				cert[128],
+				key[128],
+				certarg[160],
+				keyarg[160],
+				url[256];
+	mock		m;
+	etop_http_request req;
+	etop_http_response resp;
+
+	if (access("/usr/bin/openssl", X_OK) != 0 || mkdtemp(dir) == NULL)
+	{
+		fprintf(stderr, "test_tls: skipped (no openssl)\n");
+		return;
+	}
+	snprintf(cert, sizeof(cert), "%s/cert.pem", dir);
+	snprintf(key, sizeof(key), "%s/key.pem", dir);
+	snprintf(cmd, sizeof(cmd),
+			 "/usr/bin/openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 "
+			 "-addext subjectAltName=IP:127.0.0.1 -keyout %s -out %s >/dev/null 2>&1", key, cert);
+	CHECK(system(cmd) == 0);
+	snprintf(certarg, sizeof(certarg), "--tls-cert=%s", cert);
+	snprintf(keyarg, sizeof(keyarg), "--tls-key=%s", key);
+	if (mock_start(&m, "cw_mock.py", certarg, keyarg))
+	{
+		snprintf(url, sizeof(url), "https://127.0.0.1:%d%s/system/info", m.port, CW_API);
+		etop_http_request_init(&req);
+		req.url = url;
+		req.headers = cw_headers;
+		req.basic_user = CW_USER;
+		req.basic_password = CW_PASS;
+		req.max_attempts = 3;
+		req.retry_base_ms = 10;
+		CHECK(etop_http_perform(NULL, &req, &resp) == ETOP_HTTP_CONNECT);
+		CHECK(resp.attempts == 1);	/* a verification failure is not retried */
+		CHECK(strstr(resp.message, "TLS verification failed") != NULL);
+		CHECK(no_secret(resp.message));
+		etop_http_response_free(&resp);
+
+		req.ca_file = cert;
+		CHECK(etop_http_perform(NULL, &req, &resp) == ETOP_HTTP_OK);
+		CHECK(resp.body && strstr(resp.body, "isCloud") != NULL);
+		etop_http_response_free(&resp);
+
+		req.ca_file = NULL;
+		req.tls_insecure = true;
+		CHECK(etop_http_perform(NULL, &req, &resp) == ETOP_HTTP_OK);
+		etop_http_response_free(&resp);
+		mock_stop(&m);
+	}
+	else
+		CHECK(false);
+	unlink(cert);
+	unlink(key);
+	rmdir(dir);
+}
+
 static void
 test_bearer_post(mock *llm)
 {
@@ -682,9 +784,15 @@ main(void)
 	bool		cw_up,
 				llm_up;
 
-	/* the mocks are on 127.0.0.1: never via a proxy from the environment */
+	/* the mocks are on 127.0.0.1: never via a proxy from the environment
+	 * (test_env_proxy sets its own) */
 	setenv("NO_PROXY", "127.0.0.1,localhost", 1);
 	setenv("no_proxy", "127.0.0.1,localhost", 1);
+	unsetenv("http_proxy");
+	unsetenv("https_proxy");
+	unsetenv("HTTPS_PROXY");
+	unsetenv("all_proxy");
+	unsetenv("ALL_PROXY");
 	signal(SIGPIPE, SIG_IGN);
 	etop_http_global_init();
 
@@ -697,6 +805,7 @@ main(void)
 	{
 		test_success_and_paging(&cw);
 		test_401(&cw);
+		test_env_proxy(&cw);
 		test_429(&cw);
 		test_5xx(&cw);
 		test_timeout_and_drops(&cw);
@@ -704,6 +813,7 @@ main(void)
 		test_abort(&cw);
 		mock_stop(&cw);
 	}
+	test_tls();
 	llm_up = mock_start(&llm, "openai_mock.py", "--api-key", "sk-test-123");
 	CHECK(llm_up);
 	if (llm_up)
