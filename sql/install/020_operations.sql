@@ -59,6 +59,7 @@ CREATE TABLE etop.sync_runs (
     progress       jsonb NOT NULL DEFAULT '{}',
     record_counts  jsonb NOT NULL DEFAULT '{}',
     error          jsonb,
+    cancel_requested boolean NOT NULL DEFAULT false,
     queued_at      timestamptz NOT NULL DEFAULT now(),
     started_at     timestamptz,
     finished_at    timestamptz

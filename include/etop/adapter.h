@@ -1,0 +1,90 @@
+/*
+ * adapter.h — what a vendor adapter sees of etop.
+ *
+ * An adapter is a row in etop.adapters naming a shared library, the symbol
+ * of its fetch function (type EtopAdapterFetch) and its set-based
+ * normalization SQL function.  The three built-in adapters register exactly
+ * like a third-party one (see docs/adapters.md and tests/adapter_example/).
+ *
+ * The fetch function runs in a sync background worker, outside any
+ * transaction.  It only talks to its vendor: it reads the connection's
+ * base URL, credentials and options, pages through the endpoints with
+ * etop_sync_http(), and hands each page to etop_sync_store_page().  The
+ * framework does everything else: retries, timeouts, progress in
+ * etop.sync_runs, cancellation, clear errors for 401/403/429/5xx/timeouts/
+ * malformed JSON, and normalization plus the run's outcome in one
+ * transaction, so a failed sync leaves the normalized tables as they were.
+ * Errors are raised with ereport(ERROR) (the helpers do it for you); never
+ * catch them.
+ */
+#ifndef ETOP_ADAPTER_H
+#define ETOP_ADAPTER_H
+
+#include "postgres.h"
+
+typedef struct EtopSyncContext EtopSyncContext;
+
+/* The adapter entry point named by etop.adapters.symbol. */
+typedef void (*EtopAdapterFetch) (EtopSyncContext *ctx);
+
+/* ---- what the run is about ---- */
+extern const char *etop_sync_base_url(EtopSyncContext *ctx);	/* no trailing '/' */
+/* A credential or option value (strings; numbers and booleans as text), or NULL. */
+extern const char *etop_sync_credential(EtopSyncContext *ctx, const char *key);
+extern const char *etop_sync_option(EtopSyncContext *ctx, const char *key);
+extern bool etop_sync_full(EtopSyncContext *ctx);
+/* Incremental syncs: ISO 8601 UTC time of the last successful sync, else NULL. */
+extern const char *etop_sync_since(EtopSyncContext *ctx);
+extern int64 etop_sync_run_id(EtopSyncContext *ctx);
+
+/*
+ * How errors name the vendor ("ConnectWise" gives "ConnectWise
+ * authentication failed") and, for HTTP 403, which permissions to ask for
+ * (a JSON array text, e.g. "[\"User.Read.All\"]"), or NULL.
+ */
+extern void etop_sync_set_vendor(EtopSyncContext *ctx, const char *vendor,
+								 const char *required_scopes_json);
+
+/* ---- HTTP ---- */
+typedef struct EtopSyncRequest
+{
+	const char *method;			/* NULL = GET */
+	const char *url;
+	const char *const *headers; /* NULL-terminated "Name: value" */
+	const char *body;			/* form or JSON body, or NULL */
+	const char *basic_user;		/* HTTP Basic when both set */
+	const char *basic_password;
+	const char *bearer_token;
+} EtopSyncRequest;
+
+/*
+ * Perform a request with the connection's timeouts and retries; returns the
+ * body (NUL-terminated, palloc'd) of a 2xx response.  Any other outcome
+ * raises the vendor error ("<vendor> authentication failed", "... rate limit
+ * exceeded" with retry_after, "... permission denied" with required_scopes,
+ * "... API unavailable", "... API timeout", ...).  *link_out, if given,
+ * receives the Link header (or NULL).
+ */
+extern char *etop_sync_http(EtopSyncContext *ctx, const EtopSyncRequest *req, char **link_out);
+
+/* OAuth2 client-credentials token from {authority}/{tenant}/oauth2/v2.0/token. */
+extern char *etop_sync_oauth_token(EtopSyncContext *ctx, const char *authority, const char *tenant,
+								   const char *client_id, const char *client_secret,
+								   const char *scope);
+
+/*
+ * Store one page.  body is the vendor's JSON; array_key names the member
+ * holding the records ("value" for Graph, "results" ...), or NULL when the
+ * body is the array itself.  If next_key is given, *next_out receives that
+ * top-level string member ("@odata.nextLink") or NULL.  Returns the number of
+ * records.  Malformed JSON raises "<vendor> returned malformed JSON".
+ * Also checks for cancellation and records progress.
+ */
+extern int	etop_sync_store_page(EtopSyncContext *ctx, const char *endpoint, int page,
+								 const char *body, const char *array_key,
+								 const char *next_key, char **next_out);
+
+/* URL-encode a query value (palloc'd). */
+extern char *etop_sync_urlencode(const char *s);
+
+#endif							/* ETOP_ADAPTER_H */

@@ -1,0 +1,183 @@
+-- Vendor connections and syncs (src/sync.c, adapters/; docs/adapters.md).
+
+CREATE FUNCTION etop._sync_launch(run_id bigint, connection_id integer, full_sync boolean)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'etop_sync_launch'
+LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION etop._sync_launch(bigint, integer, boolean) IS 'internal: start the sync worker of a run';
+
+-- Credentials go in here and never come out: no role can select them, and
+-- neither this function's errors nor the audit log repeat them.  Only
+-- etop_admin may call it (EXECUTE privilege).
+CREATE FUNCTION etop.connection_create(name text, adapter text, base_url text, credentials jsonb,
+                                       options jsonb DEFAULT '{}')
+RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    new_id integer;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM etop.adapters a WHERE a.name = connection_create.adapter) THEN
+        RAISE EXCEPTION 'unknown adapter "%"', adapter
+            USING ERRCODE = 'undefined_object',
+                  HINT = (SELECT 'Registered adapters: ' || string_agg(a.name, ', ' ORDER BY a.name)
+                            FROM etop.adapters a);
+    END IF;
+    IF base_url !~ '^https?://[^/\s]+' THEN
+        RAISE EXCEPTION 'base_url must be an http:// or https:// URL'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF credentials IS NULL OR jsonb_typeof(credentials) <> 'object' THEN
+        RAISE EXCEPTION 'credentials must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF options IS NULL OR jsonb_typeof(options) <> 'object' THEN
+        RAISE EXCEPTION 'options must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    BEGIN
+        INSERT INTO etop.connections (name, adapter, base_url, credentials, options)
+        VALUES (connection_create.name, connection_create.adapter, rtrim(connection_create.base_url, '/'),
+                connection_create.credentials, connection_create.options)
+        RETURNING id INTO new_id;
+    EXCEPTION WHEN unique_violation THEN
+        RAISE EXCEPTION 'connection "%" already exists', name
+            USING ERRCODE = 'duplicate_object', HINT = 'Drop it first with etop.connection_drop().';
+    END;
+    INSERT INTO etop.audit_log (actor, role, action, entity, entity_id, after)
+    VALUES (session_user, session_user, 'connection_created', 'connection', new_id::text,
+            jsonb_build_object('name', name, 'adapter', adapter, 'base_url', base_url,
+                               'options', options, 'credential_keys',
+                               (SELECT jsonb_agg(k ORDER BY k) FROM jsonb_object_keys(credentials) k)));
+    RETURN new_id;
+END
+$$;
+COMMENT ON FUNCTION etop.connection_create(text, text, text, jsonb, jsonb) IS
+    'Register a vendor endpoint; credentials are stored write-only';
+
+CREATE FUNCTION etop.connection_drop(name text)
+RETURNS boolean
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    c etop.connections;
+BEGIN
+    DELETE FROM etop.connections x WHERE x.name = connection_drop.name RETURNING * INTO c;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'connection "%" does not exist', name USING ERRCODE = 'undefined_object';
+    END IF;
+    INSERT INTO etop.audit_log (actor, role, action, entity, entity_id, before)
+    VALUES (session_user, session_user, 'connection_dropped', 'connection', c.id::text,
+            jsonb_build_object('name', c.name, 'adapter', c.adapter, 'base_url', c.base_url));
+    RETURN true;
+END
+$$;
+
+-- Runs whose worker is gone (killed, crashed, server restarted) are failed.
+CREATE FUNCTION etop.sync_reap() RETURNS integer
+LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH dead AS (
+        UPDATE etop.sync_runs r
+           SET status = 'failed', finished_at = clock_timestamp(),
+               error = jsonb_build_object('error', 'Sync worker exited before finishing',
+                                          'details', 'The worker (pid ' || r.worker_pid || ') ended without '
+                                                     'recording an outcome; no normalized row was changed.')
+         WHERE r.status = 'running'
+           AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = r.worker_pid)
+        RETURNING 1)
+    SELECT count(*)::int FROM dead;
+$$;
+
+CREATE FUNCTION etop.sync(connection text, full_sync boolean DEFAULT false)
+RETURNS bigint
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    c record;
+    run bigint;
+    busy bigint;
+BEGIN
+    SELECT x.id, x.enabled INTO c FROM etop.connections x WHERE x.name = sync.connection;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'connection "%" does not exist', connection
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'Create it with etop.connection_create(name, adapter, base_url, credentials).';
+    END IF;
+    IF NOT c.enabled THEN
+        RAISE EXCEPTION 'connection "%" is disabled', connection USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    PERFORM etop.sync_reap();
+    SELECT r.id INTO busy FROM etop.sync_runs r WHERE r.connection_id = c.id AND r.status = 'running';
+    IF FOUND THEN
+        RAISE EXCEPTION 'a sync of connection "%" is already running (run %)', connection, busy
+            USING ERRCODE = 'object_in_use', HINT = 'Wait with etop.sync_wait(' || busy || ') or cancel it.';
+    END IF;
+    run := nextval('etop.sync_runs_id_seq');
+    PERFORM etop._sync_launch(run, c.id, full_sync);
+    RETURN run;
+END
+$$;
+COMMENT ON FUNCTION etop.sync(text, boolean) IS
+    'Start a sync of a connection in a background worker; returns the run id at once';
+
+-- Wait for a run; returns {"synced_at", "record_counts"} or the error object,
+-- with "run_id" and "status".  After the timeout, the run's progress.
+CREATE FUNCTION etop.sync_wait(run bigint, timeout interval DEFAULT '5 min')
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r etop.sync_runs;
+    deadline timestamptz := clock_timestamp() + timeout;
+    appear_by timestamptz := clock_timestamp() + interval '30 s';
+BEGIN
+    IF current_setting('transaction_isolation') <> 'read committed' THEN
+        RAISE EXCEPTION 'etop.sync_wait() needs READ COMMITTED isolation to see the worker''s progress'
+            USING ERRCODE = 'invalid_transaction_state';
+    END IF;
+    LOOP
+        SELECT * INTO r FROM etop.sync_runs x WHERE x.id = run;
+        IF FOUND AND r.status = 'running' THEN
+            IF NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = r.worker_pid) THEN
+                PERFORM etop.sync_reap();
+                SELECT * INTO r FROM etop.sync_runs x WHERE x.id = run;
+            END IF;
+        END IF;
+        IF FOUND AND r.status = 'succeeded' THEN
+            RETURN jsonb_build_object('run_id', r.id, 'status', r.status, 'synced_at', r.finished_at,
+                                      'record_counts', r.record_counts);
+        ELSIF FOUND AND r.status IN ('failed', 'cancelled') THEN
+            RETURN coalesce(r.error, '{}') || jsonb_build_object('run_id', r.id, 'status', r.status);
+        ELSIF NOT FOUND AND clock_timestamp() > appear_by THEN
+            RAISE EXCEPTION 'sync run % not found', run
+                USING ERRCODE = 'no_data_found', HINT = 'etop.sync() returns the run id.';
+        ELSIF clock_timestamp() > deadline THEN
+            RETURN jsonb_build_object('run_id', run, 'status', coalesce(r.status, 'starting'),
+                                      'progress', r.progress,
+                                      'message', 'still running; call etop.sync_wait() again');
+        END IF;
+        PERFORM pg_sleep(0.05);
+    END LOOP;
+END
+$$;
+
+CREATE FUNCTION etop.sync_now(connection text, full_sync boolean DEFAULT false)
+RETURNS jsonb
+LANGUAGE sql
+AS $$ SELECT etop.sync_wait(etop.sync(connection, full_sync)) $$;
+COMMENT ON FUNCTION etop.sync_now(text, boolean) IS 'Sync a connection and wait for the outcome (for scripts)';
+
+CREATE FUNCTION etop.sync_cancel(run bigint)
+RETURNS boolean
+LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
+AS $$
+    UPDATE etop.sync_runs SET cancel_requested = true WHERE id = run AND status = 'running'
+    RETURNING true;
+$$;
+COMMENT ON FUNCTION etop.sync_cancel(bigint) IS
+    'Ask a running sync to stop at its next page; nothing of it is normalized';

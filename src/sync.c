@@ -1,0 +1,737 @@
+/*
+ * sync.c — vendor syncs as background workers, and the helpers adapters use.
+ *
+ * etop.sync(connection, full) takes the next run id, starts a dynamic
+ * background worker for it and returns at once; the worker records the run
+ * in etop.sync_runs (so the run exists whatever the caller's transaction
+ * does, as with pg_background), loads the adapter named in etop.adapters,
+ * and lets it fetch pages into etop.sync_pages (one short transaction per
+ * page, with progress).  Then, in ONE transaction, it runs the adapter's
+ * normalization function and marks the run succeeded: a sync either commits
+ * whole or leaves the normalized tables exactly as they were, and the run's
+ * row says why (etop.sync_wait() returns the same object).
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/wait_event.h"
+
+#include <curl/curl.h>
+
+#include "etop/adapter.h"
+#include "etop/etop.h"
+#include "etop/http_client.h"
+
+PGDLLEXPORT void etop_sync_worker_main(Datum main_arg);
+
+/* What etop.sync() hands to the worker (bgw_extra). */
+typedef struct SyncLaunch
+{
+	Oid			database;
+	Oid			requested_by;
+	int32		connection_id;
+	bool		full;
+} SyncLaunch;
+
+struct EtopSyncContext
+{
+	int64		run_id;
+	int32		connection_id;
+	bool		full;
+	char	   *connection;
+	char	   *adapter;
+	char	   *base_url;
+	Jsonb	   *credentials;
+	Jsonb	   *options;
+	char	   *since;			/* ISO time of the last successful sync, or NULL */
+	char	   *library;
+	char	   *symbol;
+	char	   *normalize;		/* regprocedure text */
+	char	   *vendor;			/* for messages: "ConnectWise" */
+	char	   *required_scopes;	/* JSON array text, or NULL */
+	char	   *error_json;		/* the error object of a failure, set before ereport */
+	int			pages;
+	int64		rows;
+	MemoryContext cxt;
+	etop_http_client *http;
+};
+
+/* ---------- small SPI helpers (each its own transaction) ---------- */
+
+static void
+begin_tx(const char *what)
+{
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, what);
+}
+
+static void
+end_tx(void)
+{
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_stat(false);
+	pgstat_report_activity(STATE_IDLE, NULL);
+}
+
+static void
+exec_args(const char *sql, int n, Oid *types, Datum *values, int expect)
+{
+	int			rc = SPI_execute_with_args(sql, n, types, values, NULL, false, 0);
+
+	if (rc != expect)
+		elog(ERROR, "etop sync: \"%s\" failed: %s", sql, SPI_result_code_string(rc));
+}
+
+/* ---------- error objects ---------- */
+
+/* Raise a sync error whose JSON object is stored on the run. */
+static void sync_error(EtopSyncContext *ctx, const char *json, const char *message) pg_attribute_noreturn();
+
+static void
+sync_error(EtopSyncContext *ctx, const char *json, const char *message)
+{
+	MemoryContext old = MemoryContextSwitchTo(ctx->cxt);
+
+	ctx->error_json = pstrdup(json);
+	MemoryContextSwitchTo(old);
+	ereport(ERROR,
+			(errcode(ERRCODE_CONNECTION_FAILURE),
+			 errmsg("%s", message),
+			 errdetail("Sync run " INT64_FORMAT " of connection \"%s\".", ctx->run_id, ctx->connection)));
+}
+
+static char *
+json_str(const char *s)
+{
+	StringInfoData b;
+
+	initStringInfo(&b);
+	escape_json(&b, s ? s : "");
+	return b.data;
+}
+
+/* Map a failed HTTP exchange to the vendor error object. */
+static void http_failure(EtopSyncContext *ctx, const etop_http_response *r, const char *url) pg_attribute_noreturn();
+
+static void
+http_failure(EtopSyncContext *ctx, const etop_http_response *r, const char *url)
+{
+	const char *v = ctx->vendor;
+	char		where[512];
+	char	   *msg,
+			   *json;
+
+	etop_http_sanitize_url(url, where, sizeof(where));
+	if (r->error == ETOP_HTTP_4XX && r->status == 401)
+	{
+		msg = psprintf("%s authentication failed", v);
+		json = psprintf("{\"error\": %s, \"details\": \"Invalid API credentials\", \"status\": 401}",
+						json_str(msg));
+	}
+	else if (r->error == ETOP_HTTP_4XX && r->status == 403)
+	{
+		msg = psprintf("%s permission denied", v);
+		json = psprintf("{\"error\": %s, \"status\": 403%s%s}", json_str(msg),
+						ctx->required_scopes ? ", \"required_scopes\": " : "",
+						ctx->required_scopes ? ctx->required_scopes : "");
+	}
+	else if (r->error == ETOP_HTTP_4XX && r->status == 429)
+	{
+		msg = psprintf("%s rate limit exceeded", v);
+		json = psprintf("{\"error\": %s, \"retry_after\": %ld, \"attempts\": %d, \"status\": 429}",
+						json_str(msg), r->retry_after_s >= 0 ? r->retry_after_s : 60, r->attempts);
+	}
+	else if (r->error == ETOP_HTTP_4XX)
+	{
+		msg = psprintf("%s rejected the request (HTTP %ld)", v, r->status);
+		json = psprintf("{\"error\": %s, \"status\": %ld, \"url\": %s}", json_str(msg), r->status,
+						json_str(where));
+	}
+	else if (r->error == ETOP_HTTP_5XX)
+	{
+		msg = psprintf("%s API unavailable (HTTP %ld)", v, r->status);
+		json = psprintf("{\"error\": %s, \"status\": %ld, \"attempts\": %d, \"url\": %s}",
+						json_str(msg), r->status, r->attempts, json_str(where));
+	}
+	else if (r->error == ETOP_HTTP_TIMEOUT)
+	{
+		msg = psprintf("%s API timeout", v);
+		json = psprintf("{\"error\": %s, \"attempts\": %d, \"url\": %s}", json_str(msg), r->attempts,
+						json_str(where));
+	}
+	else if (r->error == ETOP_HTTP_TOO_LARGE)
+	{
+		msg = psprintf("%s response too large", v);
+		json = psprintf("{\"error\": %s, \"url\": %s, \"details\": %s}", json_str(msg),
+						json_str(where), json_str(r->message));
+	}
+	else if (r->error == ETOP_HTTP_ABORTED)
+	{
+		msg = psprintf("%s sync cancelled", v);
+		json = psprintf("{\"error\": %s}", json_str(msg));
+	}
+	else
+	{
+		msg = psprintf("%s API unreachable", v);
+		json = psprintf("{\"error\": %s, \"url\": %s, \"details\": %s}", json_str(msg),
+						json_str(where), json_str(r->message));
+	}
+	sync_error(ctx, json, msg);
+}
+
+/* ---------- the adapter API ---------- */
+
+static const char *
+jsonb_text(Jsonb *j, const char *key)
+{
+	JsonbValue	k,
+			   *v;
+
+	if (j == NULL || !JB_ROOT_IS_OBJECT(j))
+		return NULL;
+	k.type = jbvString;
+	k.val.string.val = (char *) key;
+	k.val.string.len = strlen(key);
+	v = findJsonbValueFromContainer(&j->root, JB_FOBJECT, &k);
+	if (v == NULL)
+		return NULL;
+	if (v->type == jbvString)
+		return pnstrdup(v->val.string.val, v->val.string.len);
+	if (v->type == jbvNumeric)
+		return DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v->val.numeric)));
+	if (v->type == jbvBool)
+		return v->val.boolean ? "true" : "false";
+	return NULL;
+}
+
+const char *
+etop_sync_base_url(EtopSyncContext *ctx)
+{
+	return ctx->base_url;
+}
+
+const char *
+etop_sync_credential(EtopSyncContext *ctx, const char *key)
+{
+	return jsonb_text(ctx->credentials, key);
+}
+
+const char *
+etop_sync_option(EtopSyncContext *ctx, const char *key)
+{
+	return jsonb_text(ctx->options, key);
+}
+
+bool
+etop_sync_full(EtopSyncContext *ctx)
+{
+	return ctx->full;
+}
+
+const char *
+etop_sync_since(EtopSyncContext *ctx)
+{
+	return ctx->full ? NULL : ctx->since;
+}
+
+int64
+etop_sync_run_id(EtopSyncContext *ctx)
+{
+	return ctx->run_id;
+}
+
+void
+etop_sync_set_vendor(EtopSyncContext *ctx, const char *vendor, const char *required_scopes_json)
+{
+	ctx->vendor = MemoryContextStrdup(ctx->cxt, vendor);
+	ctx->required_scopes = required_scopes_json ? MemoryContextStrdup(ctx->cxt, required_scopes_json) : NULL;
+}
+
+char *
+etop_sync_urlencode(const char *s)
+{
+	char	   *e = curl_easy_escape(NULL, s, 0);
+	char	   *r = pstrdup(e ? e : "");
+
+	curl_free(e);
+	return r;
+}
+
+static bool
+sync_abort(void *arg)
+{
+	return ProcDiePending || QueryCancelPending;
+}
+
+static bool
+sync_sleep(void *arg, long ms)
+{
+	while (ms > 0)
+	{
+		long		slice = Min(ms, 100);
+
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, slice,
+						 PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		if (sync_abort(arg))
+			return false;
+		ms -= slice;
+	}
+	return true;
+}
+
+static void *
+sync_alloc(void *cxt, size_t size)
+{
+	return MemoryContextAllocExtended((MemoryContext) cxt, size, MCXT_ALLOC_HUGE | MCXT_ALLOC_NO_OOM);
+}
+
+static void
+sync_free(void *cxt, void *p)
+{
+	pfree(p);
+}
+
+static long
+option_long(EtopSyncContext *ctx, const char *key, long dflt)
+{
+	const char *v = etop_sync_option(ctx, key);
+
+	return v ? strtol(v, NULL, 10) : dflt;
+}
+
+char *
+etop_sync_http(EtopSyncContext *ctx, const EtopSyncRequest *sreq, char **link_out)
+{
+	etop_http_request req;
+	etop_http_response resp;
+	etop_http_allocator alloc = {sync_alloc, sync_free, CurrentMemoryContext};
+	const char *ca = etop_sync_option(ctx, "ca_file");
+	char	   *body;
+
+	CHECK_FOR_INTERRUPTS();
+	etop_http_request_init(&req);
+	req.method = sreq->method ? sreq->method : "GET";
+	req.url = sreq->url;
+	req.headers = sreq->headers;
+	req.body = sreq->body;
+	req.body_len = sreq->body ? strlen(sreq->body) : 0;
+	req.basic_user = sreq->basic_user;
+	req.basic_password = sreq->basic_password;
+	req.bearer_token = sreq->bearer_token;
+	req.connect_timeout_ms = option_long(ctx, "connect_timeout_ms", 10000);
+	req.timeout_ms = option_long(ctx, "timeout_ms", 60000);
+	req.max_attempts = (int) option_long(ctx, "max_attempts", 4);
+	req.retry_base_ms = option_long(ctx, "retry_base_ms", 1000);
+	req.retry_after_max_ms = option_long(ctx, "retry_after_max_ms", 120000);
+	req.max_response_bytes = (size_t) option_long(ctx, "max_response_bytes", 64L * 1024 * 1024);
+	req.ca_file = ca;
+	req.allocator = &alloc;
+	req.abort_cb = sync_abort;
+	req.sleep_cb = sync_sleep;
+
+	etop_http_perform(ctx->http, &req, &resp);
+	CHECK_FOR_INTERRUPTS();		/* SIGTERM during the request: stop here */
+	if (resp.error != ETOP_HTTP_OK)
+	{
+		etop_http_response copy = resp;
+
+		/* keep what the error needs, free the rest */
+		copy.body = NULL;
+		copy.link = NULL;
+		http_failure(ctx, &copy, sreq->url);
+	}
+	body = resp.body ? pstrdup(resp.body) : pstrdup("");
+	if (link_out)
+		*link_out = resp.link ? pstrdup(resp.link) : NULL;
+	etop_http_response_free(&resp);
+	return body;
+}
+
+char *
+etop_sync_oauth_token(EtopSyncContext *ctx, const char *authority, const char *tenant,
+					  const char *client_id, const char *client_secret, const char *scope)
+{
+	const char *headers[] = {"Content-Type: application/x-www-form-urlencoded",
+	"Accept: application/json", NULL};
+	EtopSyncRequest req = {0};
+	char	   *url,
+			   *body,
+			   *reply;
+	Jsonb	   *j;
+	const char *token;
+
+	if (!tenant || !client_id || !client_secret)
+		sync_error(ctx, psprintf("{\"error\": %s, \"details\": \"credentials need tenant_id, client_id and client_secret\"}",
+								 json_str(psprintf("%s authentication failed", ctx->vendor))),
+				   psprintf("%s authentication failed: credentials incomplete", ctx->vendor));
+	url = psprintf("%s/%s/oauth2/v2.0/token", authority, etop_sync_urlencode(tenant));
+	body = psprintf("grant_type=client_credentials&client_id=%s&client_secret=%s&scope=%s",
+					etop_sync_urlencode(client_id), etop_sync_urlencode(client_secret),
+					etop_sync_urlencode(scope));
+	req.method = "POST";
+	req.url = url;
+	req.headers = headers;
+	req.body = body;
+	PG_TRY();
+	{
+		reply = etop_sync_http(ctx, &req, NULL);
+	}
+	PG_CATCH();
+	{
+		/* the token endpoint answers 400/401 for bad client credentials */
+		if (ctx->error_json && strstr(ctx->error_json, "rejected the request") != NULL)
+		{
+			FlushErrorState();
+			sync_error(ctx, psprintf("{\"error\": %s, \"details\": \"Invalid API credentials\"}",
+									 json_str(psprintf("%s authentication failed", ctx->vendor))),
+					   psprintf("%s authentication failed", ctx->vendor));
+		}
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	j = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(reply)));
+	token = jsonb_text(j, "access_token");
+	if (token == NULL)
+		sync_error(ctx, psprintf("{\"error\": %s, \"details\": \"token response without access_token\"}",
+								 json_str(psprintf("%s authentication failed", ctx->vendor))),
+				   psprintf("%s authentication failed", ctx->vendor));
+	return pstrdup(token);
+}
+
+int
+etop_sync_store_page(EtopSyncContext *ctx, const char *endpoint, int page, const char *body,
+					 const char *array_key, const char *next_key, char **next_out)
+{
+	Oid			types[6] = {INT8OID, TEXTOID, INT4OID, TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[6];
+	char		nulls[6] = "      ";
+	int			n = 0;
+	char	   *next = NULL;
+	MemoryContext caller = CurrentMemoryContext;
+
+	values[0] = Int64GetDatum(ctx->run_id);
+	values[1] = CStringGetTextDatum(endpoint);
+	values[2] = Int32GetDatum(page);
+	values[3] = CStringGetTextDatum(body);
+	values[4] = array_key ? CStringGetTextDatum(array_key) : (Datum) 0;
+	values[5] = next_key ? CStringGetTextDatum(next_key) : (Datum) 0;
+	if (!array_key)
+		nulls[4] = 'n';
+	if (!next_key)
+		nulls[5] = 'n';
+
+	/* malformed JSON is the vendor's fault: say so, with where */
+	PG_TRY();
+	{
+		(void) DirectFunctionCall1(jsonb_in, CStringGetDatum(body));
+	}
+	PG_CATCH();
+	{
+		ErrorData  *e;
+
+		MemoryContextSwitchTo(caller);
+		e = CopyErrorData();
+		FlushErrorState();
+		sync_error(ctx, psprintf("{\"error\": %s, \"endpoint\": %s, \"page\": %d, \"details\": %s}",
+								 json_str(psprintf("%s returned malformed JSON", ctx->vendor)),
+								 json_str(endpoint), page, json_str(e->message)),
+				   psprintf("%s returned malformed JSON (%s, page %d)", ctx->vendor, endpoint, page));
+	}
+	PG_END_TRY();
+
+	begin_tx("etop sync: storing a page");
+	{
+		int			rc;
+		bool		isnull;
+
+		rc = SPI_execute_with_args(
+								   "WITH b AS (SELECT $4::jsonb AS body),"
+								   " r AS (SELECT CASE WHEN $5 IS NULL THEN body ELSE body->$5 END AS recs,"
+								   "              CASE WHEN $6 IS NULL THEN NULL ELSE body->>$6 END AS next FROM b),"
+								   " ins AS (INSERT INTO etop.sync_pages (run_id, endpoint, page, records, payload)"
+								   "         SELECT $1, $2, $3, jsonb_array_length(recs), recs FROM r"
+								   "          WHERE jsonb_typeof(recs) = 'array'"
+								   "         ON CONFLICT (run_id, endpoint, page) DO UPDATE"
+								   "            SET records = excluded.records, payload = excluded.payload"
+								   "         RETURNING records)"
+								   " SELECT (SELECT records FROM ins), r.next, jsonb_typeof(r.recs),"
+								   "        (SELECT cancel_requested FROM etop.sync_runs WHERE id = $1)"
+								   "   FROM r",
+								   6, types, values, nulls, false, 0);
+		if (rc != SPI_OK_SELECT || SPI_processed != 1)
+			elog(ERROR, "etop sync: storing a page failed: %s", SPI_result_code_string(rc));
+		{
+			HeapTuple	t = SPI_tuptable->vals[0];
+			TupleDesc	d = SPI_tuptable->tupdesc;
+			Datum		cnt = SPI_getbinval(t, d, 1, &isnull);
+			char	   *typ = SPI_getvalue(t, d, 3);
+			Datum		cancel = SPI_getbinval(t, d, 4, &isnull);
+
+			if (!isnull && DatumGetBool(cancel))
+				sync_error(ctx, "{\"error\": \"Sync cancelled\", \"details\": \"etop.sync_cancel() was called\"}",
+						   "sync cancelled");
+			if (typ == NULL || strcmp(typ, "array") != 0)
+				sync_error(ctx, psprintf("{\"error\": %s, \"endpoint\": %s, \"page\": %d, \"details\": %s}",
+										 json_str(psprintf("%s returned an unexpected response", ctx->vendor)),
+										 json_str(endpoint), page,
+										 json_str(array_key ? psprintf("no \"%s\" array in the response", array_key)
+												  : "the response is not an array")),
+						   psprintf("%s returned an unexpected response (%s, page %d)", ctx->vendor, endpoint, page));
+			n = DatumGetInt32(cnt);
+			next = SPI_getvalue(t, d, 2);
+			if (next)
+				next = MemoryContextStrdup(caller, next);
+		}
+		ctx->pages++;
+		ctx->rows += n;
+		{
+			Oid			ptypes[2] = {INT8OID, TEXTOID};
+			Datum		pvalues[2];
+
+			pvalues[0] = Int64GetDatum(ctx->run_id);
+			pvalues[1] = CStringGetTextDatum(psprintf("{\"endpoint\": %s, \"page\": %d, \"pages_fetched\": %d, "
+													  "\"rows_so_far\": " INT64_FORMAT "}",
+													  json_str(endpoint), page, ctx->pages, ctx->rows));
+			exec_args("UPDATE etop.sync_runs SET progress = $2::jsonb WHERE id = $1", 2, ptypes, pvalues,
+					  SPI_OK_UPDATE);
+		}
+	}
+	end_tx();
+	MemoryContextSwitchTo(caller);
+	if (next_out)
+		*next_out = next;
+	return n;
+}
+
+/* ---------- the worker ---------- */
+
+/* Record the run and load everything the adapter needs; false if the connection vanished. */
+static bool
+load_run(EtopSyncContext *ctx, const SyncLaunch *launch)
+{
+	Oid			types[4] = {INT8OID, INT4OID, BOOLOID, OIDOID};
+	Datum		values[4];
+	bool		found = false;
+
+	values[0] = Int64GetDatum(ctx->run_id);
+	values[1] = Int32GetDatum(launch->connection_id);
+	values[2] = BoolGetDatum(launch->full);
+	values[3] = ObjectIdGetDatum(launch->requested_by);
+
+	begin_tx("etop sync: starting");
+	exec_args("INSERT INTO etop.sync_runs (id, connection_id, connection, adapter, full_sync, status,"
+			  "  requested_by, worker_pid, started_at)"
+			  " SELECT $1, c.id, c.name, c.adapter, $3, 'running',"
+			  "        coalesce((SELECT rolname FROM pg_roles WHERE oid = $4), 'unknown'),"
+			  "        pg_backend_pid(), now()"
+			  "   FROM etop.connections c WHERE c.id = $2",
+			  4, types, values, SPI_OK_INSERT);
+	if (SPI_processed == 1)
+	{
+		int			rc = SPI_execute_with_args(
+											   "SELECT c.name, c.adapter, rtrim(c.base_url, '/'), c.credentials::text,"
+											   "       c.options::text,"
+											   "       to_char(c.sync_cursor AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+											   "       a.library, a.symbol, a.normalize_function::text"
+											   "  FROM etop.connections c JOIN etop.adapters a ON a.name = c.adapter"
+											   " WHERE c.id = $2",
+											   2, types, values, NULL, true, 1);
+
+		if (rc == SPI_OK_SELECT && SPI_processed == 1)
+		{
+			HeapTuple	t = SPI_tuptable->vals[0];
+			TupleDesc	d = SPI_tuptable->tupdesc;
+			MemoryContext old = MemoryContextSwitchTo(ctx->cxt);
+			char	   *cred = SPI_getvalue(t, d, 4),
+					   *opt = SPI_getvalue(t, d, 5);
+
+			ctx->connection = pstrdup(SPI_getvalue(t, d, 1));
+			ctx->adapter = pstrdup(SPI_getvalue(t, d, 2));
+			ctx->base_url = pstrdup(SPI_getvalue(t, d, 3));
+			ctx->credentials = DatumGetJsonbPCopy(DirectFunctionCall1(jsonb_in, CStringGetDatum(cred)));
+			ctx->options = DatumGetJsonbPCopy(DirectFunctionCall1(jsonb_in, CStringGetDatum(opt)));
+			ctx->since = SPI_getvalue(t, d, 6) ? pstrdup(SPI_getvalue(t, d, 6)) : NULL;
+			ctx->library = pstrdup(SPI_getvalue(t, d, 7));
+			ctx->symbol = pstrdup(SPI_getvalue(t, d, 8));
+			ctx->normalize = SPI_getvalue(t, d, 9) ? pstrdup(SPI_getvalue(t, d, 9)) : NULL;
+			ctx->vendor = pstrdup(ctx->adapter);
+			MemoryContextSwitchTo(old);
+			found = true;
+		}
+	}
+	end_tx();
+	return found;
+}
+
+/* Normalize the pages and close the run, all in one transaction. */
+static void
+finish_run(EtopSyncContext *ctx)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(ctx->run_id)};
+	char	   *sql;
+
+	if (ctx->normalize == NULL)
+		elog(ERROR, "adapter \"%s\" has no normalization function", ctx->adapter);
+	begin_tx("etop sync: normalizing");
+	/* regprocedure text is "etop.normalize_x(bigint)": call it by name */
+	sql = psprintf("WITH n AS (SELECT %s($1) AS counts)"
+				   " UPDATE etop.sync_runs r SET status = 'succeeded', record_counts = n.counts,"
+				   "        finished_at = clock_timestamp(), progress = progress || '{\"step\": \"done\"}'"
+				   "   FROM n WHERE r.id = $1",
+				   pnstrdup(ctx->normalize, strcspn(ctx->normalize, "(")));
+	exec_args(sql, 1, types, values, SPI_OK_UPDATE);
+	exec_args("UPDATE etop.connections c SET last_sync_at = r.finished_at, sync_cursor = r.started_at"
+			  "  FROM etop.sync_runs r WHERE r.id = $1 AND c.id = r.connection_id",
+			  1, types, values, SPI_OK_UPDATE);
+	exec_args("DELETE FROM etop.sync_pages WHERE run_id = $1", 1, types, values, SPI_OK_DELETE);
+	end_tx();
+}
+
+static void
+record_failure(EtopSyncContext *ctx, const char *message)
+{
+	Oid			types[3] = {INT8OID, TEXTOID, TEXTOID};
+	Datum		values[3];
+	char	   *json = ctx->error_json ? ctx->error_json
+		: psprintf("{\"error\": %s}", json_str(message));
+
+	values[0] = Int64GetDatum(ctx->run_id);
+	values[1] = CStringGetTextDatum(json);
+	values[2] = CStringGetTextDatum(strstr(json, "\"Sync cancelled\"") ? "cancelled" : "failed");
+	begin_tx("etop sync: recording failure");
+	exec_args("UPDATE etop.sync_runs SET status = $3, error = $2::jsonb, finished_at = clock_timestamp()"
+			  " WHERE id = $1", 3, types, values, SPI_OK_UPDATE);
+	/* keep only this connection's latest failed pages, for diagnosis */
+	exec_args("DELETE FROM etop.sync_pages p USING etop.sync_runs r, etop.sync_runs me"
+			  " WHERE me.id = $1 AND r.id = p.run_id AND r.connection_id = me.connection_id AND r.id <> $1",
+			  1, types, values, SPI_OK_DELETE);
+	end_tx();
+	ereport(LOG, (errmsg("etop: sync run " INT64_FORMAT " of \"%s\" failed: %s",
+						 ctx->run_id, ctx->connection ? ctx->connection : "?", message)));
+}
+
+void
+etop_sync_worker_main(Datum main_arg)
+{
+	SyncLaunch	launch;
+	EtopSyncContext ctx;
+	MemoryContext cxt;
+
+	memcpy(&launch, MyBgworkerEntry->bgw_extra, sizeof(launch));
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnectionByOid(launch.database, InvalidOid, 0);
+	pgstat_report_appname("etop sync worker");
+
+	cxt = AllocSetContextCreate(TopMemoryContext, "etop sync", ALLOCSET_DEFAULT_SIZES);
+	MemoryContextSwitchTo(cxt);
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.run_id = DatumGetInt64(main_arg);
+	ctx.connection_id = launch.connection_id;
+	ctx.full = launch.full;
+	ctx.cxt = cxt;
+
+	if (!load_run(&ctx, &launch))
+	{
+		elog(LOG, "etop: sync run " INT64_FORMAT ": connection %d no longer exists",
+			 ctx.run_id, launch.connection_id);
+		proc_exit(0);
+	}
+	ctx.http = etop_http_client_create();
+
+	PG_TRY();
+	{
+		EtopAdapterFetch fetch = (EtopAdapterFetch) load_external_function(ctx.library, ctx.symbol,
+																		   true, NULL);
+
+		fetch(&ctx);
+		MemoryContextSwitchTo(cxt);
+		finish_run(&ctx);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *e;
+
+		MemoryContextSwitchTo(cxt);
+		e = CopyErrorData();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		if (ProcDiePending)
+			proc_exit(1);		/* terminated: sync_wait() marks the run failed */
+		record_failure(&ctx, e->message);
+	}
+	PG_END_TRY();
+	if (ctx.http)
+		etop_http_client_destroy(ctx.http);
+	elog(LOG, "etop: sync run " INT64_FORMAT " of \"%s\" finished: %d pages, " INT64_FORMAT " records",
+		 ctx.run_id, ctx.connection, ctx.pages, ctx.rows);
+	proc_exit(0);
+}
+
+/* ---------- SQL: etop._sync_launch(run bigint, connection_id int, full bool) ---------- */
+
+PG_FUNCTION_INFO_V1(etop_sync_launch);
+
+Datum
+etop_sync_launch(PG_FUNCTION_ARGS)
+{
+	int64		run = PG_GETARG_INT64(0);
+	SyncLaunch	launch;
+	BackgroundWorker w;
+	BackgroundWorkerHandle *handle;
+	pid_t		pid;
+
+	launch.database = MyDatabaseId;
+	launch.requested_by = GetUserId();
+	launch.connection_id = PG_GETARG_INT32(1);
+	launch.full = PG_GETARG_BOOL(2);
+
+	memset(&w, 0, sizeof(w));
+	w.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	w.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	w.bgw_restart_time = BGW_NEVER_RESTART;
+	snprintf(w.bgw_library_name, BGW_MAXLEN, "etop");
+	snprintf(w.bgw_function_name, BGW_MAXLEN, "etop_sync_worker_main");
+	snprintf(w.bgw_name, BGW_MAXLEN, "etop sync run " INT64_FORMAT, run);
+	snprintf(w.bgw_type, BGW_MAXLEN, "etop sync worker");
+	w.bgw_main_arg = Int64GetDatum(run);
+	w.bgw_notify_pid = MyProcPid;
+	memcpy(w.bgw_extra, &launch, sizeof(launch));
+
+	if (!RegisterDynamicBackgroundWorker(&w, &handle))
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("could not start a sync worker"),
+				 errdetail("All background worker slots are in use."),
+				 errhint("Raise max_worker_processes, or wait for running syncs to finish.")));
+	if (WaitForBackgroundWorkerStartup(handle, &pid) != BGWH_STARTED)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
+				 errmsg("the sync worker did not start"),
+				 errhint("Check the server log; etop must be in shared_preload_libraries.")));
+	PG_RETURN_INT32(pid);
+}
