@@ -33,7 +33,7 @@ MOCK_PIDS=()
 start_mock() {
     local name=$1 script=$2; shift 2
     local pf; pf=$(mktemp)
-    python3 "$TOP/tests/mock/$script" --port 0 --port-file "$pf" "$@" >"/tmp/etop-it-$name.log" 2>&1 &
+    ${ETOP_PYTHON:-/usr/bin/python3} "$TOP/tests/mock/$script" --port 0 --port-file "$pf" "$@" >"/tmp/etop-it-$name.log" 2>&1 &
     MOCK_PIDS+=($!)
     for _ in $(seq 100); do [ -s "$pf" ] && break; sleep 0.1; done
     MOCK_PORT=$(cat "$pf"); rm -f "$pf"
@@ -43,4 +43,28 @@ stop_mocks() { for p in "${MOCK_PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/
 finish() {
     echo "$(basename "$0"): $((CHECKS - FAILS)) passed, $FAILS failed"
     [ "$FAILS" -eq 0 ]
+}
+
+# The three vendor mocks with the demo MSP's data, and etop connections to them.
+start_vendor_mocks() {  # extra args go to every mock (e.g. --now ...)
+    start_mock cw cw_mock.py --max-seconds 900 "$@"; CW_PORT=$MOCK_PORT
+    start_mock immy immy_mock.py --max-seconds 900 "$@"; IMMY_PORT=$MOCK_PORT
+    start_mock graph graph_mock.py --max-seconds 900 "$@"; GRAPH_PORT=$MOCK_PORT
+}
+create_vendor_connections() {  # fast HTTP retry options, for tests and the demo
+    local fast='"retry_base_ms": 100, "retry_after_max_ms": 2000, "timeout_ms": 10000'
+    q -c "SELECT etop.connection_create('connectwise', 'connectwise',
+            'http://127.0.0.1:$CW_PORT/v4_6_release/apis/3.0',
+            '{\"company_id\": \"etopdemo\", \"public_key\": \"etopPublicKey\",
+              \"private_key\": \"etopPrivateKey\", \"client_id\": \"5e1a7e1c-0000-4000-8000-00000000e70b\"}',
+            '{$fast}')" >/dev/null
+    q -c "SELECT etop.connection_create('immy', 'immy', 'http://127.0.0.1:$IMMY_PORT',
+            '{\"tenant_id\": \"3c9e1f7a-2b4d-4e6f-8a1c-5d7e9f0a1b2c\",
+              \"client_id\": \"0b7a6c5d-4e3f-4a1b-9c8d-7e6f5a4b3c2d\", \"client_secret\": \"mock-immy-secret\"}',
+            '{\"authority\": \"http://127.0.0.1:$IMMY_PORT\", \"scope\": \"https://etopdemo.immy.bot/.default\", $fast}')" >/dev/null
+    q -c "SELECT etop.connection_create('m365', 'm365', 'http://127.0.0.1:$GRAPH_PORT',
+            '{\"tenant_id\": \"8f4d2c1a-5b6e-4f70-9a81-2c3d4e5f6a7b\",
+              \"client_id\": \"11111111-2222-4333-8444-555555555555\", \"client_secret\": \"mock-graph-secret\"}',
+            '{\"authority\": \"http://127.0.0.1:$GRAPH_PORT\", \"client_external_id\": \"250\",
+              \"client_source\": \"connectwise\", $fast}')" >/dev/null
 }
