@@ -192,6 +192,12 @@ http_failure(EtopSyncContext *ctx, const etop_http_response *r, const char *url)
 		msg = psprintf("%s sync cancelled", v);
 		json = psprintf("{\"error\": %s}", json_str(msg));
 	}
+	else if (r->error == ETOP_HTTP_TRANSPORT)
+	{
+		msg = psprintf("%s connection dropped", v);
+		json = psprintf("{\"error\": %s, \"attempts\": %d, \"url\": %s, \"details\": %s}", json_str(msg),
+						r->attempts, json_str(where), json_str(r->message));
+	}
 	else
 	{
 		msg = psprintf("%s API unreachable", v);

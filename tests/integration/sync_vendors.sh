@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# The spec's three adapter features against the mock vendor servers:
+# "ConnectWise Adapter Sync", "Immy.Bot Adapter Sync", "Microsoft 365 Adapter
+# Sync" — counts, correlation, idempotency — and every failure mode: 401,
+# 429 (retried, then the rate-limit object), Graph 403 with required scopes,
+# 5xx, timeouts, dropped connections, malformed JSON; a failed sync changes no
+# normalized row.
+source "$(dirname "$0")/lib.bash"
+cleanup() { stop_mocks; drop_db; }
+trap cleanup EXIT
+
+fresh_db
+start_vendor_mocks
+create_vendor_connections
+snapshot() { q -c "SELECT md5(string_agg(t, '|' ORDER BY t)) FROM (
+    SELECT 'c' || row(c.*)::text t FROM etop.clients c UNION ALL SELECT 'd' || row(d.*)::text FROM etop.devices d
+    UNION ALL SELECT 't' || row(x.*)::text FROM etop.tickets x UNION ALL SELECT 'u' || row(u.*)::text FROM etop.users u
+    UNION ALL SELECT 'k' || row(k.*)::text FROM etop.controls k UNION ALL SELECT 'r' || row(r.*)::text FROM etop.risks r) s"; }
+sync() { q -c "SELECT (etop.sync_now('$1') - 'run_id' - 'synced_at')::text"; }
+cw()   { curl -s -X POST -d "$1" "http://127.0.0.1:$CW_PORT/__control" >/dev/null; }
+graph() { curl -s -X POST -d "$1" "http://127.0.0.1:$GRAPH_PORT/__control" >/dev/null; }
+
+echo "-- ConnectWise: authentication failure inserts nothing"
+q -c "SELECT etop.connection_create('cw-bad', 'connectwise', 'http://127.0.0.1:$CW_PORT/v4_6_release/apis/3.0',
+        '{\"company_id\": \"etopdemo\", \"public_key\": \"etopPublicKey\", \"private_key\": \"wrong\",
+          \"client_id\": \"5e1a7e1c-0000-4000-8000-00000000e70b\"}')" >/dev/null
+R=$(sync cw-bad)
+expect "401 error object" "$R" '{"error": "ConnectWise authentication failed", "status": "failed", "details": "Invalid API credentials"}'
+expect "no records inserted" "$(q -c "SELECT count(*) FROM etop.clients")" "0"
+
+echo "-- ConnectWise: successful sync"
+R=$(sync connectwise)
+expect "record counts" "$(q -c "SELECT '$R'::jsonb->'record_counts' @> '{\"clients\": 5, \"agreements\": 8, \"tickets\": 150, \"devices\": 47}'")" "t"
+expect "tables hold 5/8/150/47" "$(q -c "SELECT (SELECT count(*) FROM etop.clients) || '/' || (SELECT count(*) FROM etop.agreements) || '/' || (SELECT count(*) FROM etop.tickets) || '/' || (SELECT count(*) FROM etop.devices)")" "5/8/150/47"
+expect "every client has source connectwise and an external id" \
+    "$(q -c "SELECT bool_and(source = 'connectwise' AND external_id ~ '^[0-9]+$') FROM etop.clients")" "t"
+BEFORE=$(snapshot)
+sync connectwise >/dev/null
+expect "a second sync changes nothing (idempotent upserts)" "$(snapshot)" "$BEFORE"
+
+echo "-- ConnectWise: rate limit"
+cw '{"scenario": "429", "times": 2, "retry_after": 1}'
+R=$(sync connectwise)
+expect "429 twice, then retried to success" "$(q -c "SELECT '$R'::jsonb->>'status'")" "succeeded"
+cw '{"scenario": "429", "retry_after": 60}'
+R=$(sync connectwise)
+expect "persistent 429: the rate-limit object" "$(q -c "SELECT ('$R'::jsonb - 'attempts')::text")" \
+    '{"error": "ConnectWise rate limit exceeded", "status": "failed", "retry_after": 60}'
+
+for scenario in 503 hang drop malformed wrong-types; do
+    case $scenario in
+        503) cw '{"scenario": "503"}'; want="ConnectWise API unavailable (HTTP 503)" ;;
+        hang) cw '{"scenario": "hang"}'
+              q -c "UPDATE etop.connections SET options = options || '{\"timeout_ms\": 1500, \"max_attempts\": 2}' WHERE name = 'connectwise'" >/dev/null
+              want="ConnectWise API timeout" ;;
+        drop) cw '{"scenario": "drop"}'; want="ConnectWise connection dropped" ;;
+        malformed) cw '{"scenario": "malformed", "path": "/v4_6_release/apis/3.0/service/tickets"}'; want="ConnectWise returned malformed JSON" ;;
+        wrong-types) cw '{"scenario": "wrong-types", "path": "/v4_6_release/apis/3.0/service/tickets"}'; want="" ;;
+    esac
+    R=$(sync connectwise)
+    err=$(q -c "SELECT '$R'::jsonb->>'error'")
+    if [ -n "$want" ]; then expect "$scenario: clear error" "$err" "$want"; else
+        [ -n "$err" ] && ok "$scenario: clear error ($err)" || bad "$scenario: no error"; fi
+    expect "$scenario: normalized tables unchanged" "$(snapshot)" "$BEFORE"
+    q -c "UPDATE etop.connections SET options = options - 'timeout_ms' - 'max_attempts' WHERE name = 'connectwise'" >/dev/null
+    cw '{"clear": true}'
+done
+expect "failed runs are recorded with their error" \
+    "$(q -c "SELECT count(*) >= 6 FROM etop.sync_runs WHERE status = 'failed' AND error ? 'error'")" "t"
+
+echo "-- Immy.Bot: 47 computers correlate with the ConnectWise devices"
+R=$(sync immy)
+expect "immy sync succeeded" "$(q -c "SELECT '$R'::jsonb->>'status'")" "succeeded"
+expect "still 47 devices (no duplicates)" "$(q -c "SELECT count(*) FROM etop.devices")" "47"
+expect "all managed" "$(q -c "SELECT count(*) FILTER (WHERE managed) FROM etop.devices")" "47"
+expect "47 immy refs by serial number" "$(q -c "SELECT count(*) FROM etop.external_refs WHERE source = 'immy' AND entity = 'device'")" "47"
+expect "12 immy_baseline controls" "$(q -c "SELECT count(*) FROM etop.controls WHERE control_type = 'immy_baseline'")" "12"
+expect "controls: status, evidence, last_checked in 24 h" \
+    "$(q -c "SELECT bool_and(status IN ('pass','fail','unknown') AND jsonb_typeof(evidence) = 'object' AND last_checked > now() - interval '24 hours') FROM etop.controls WHERE control_type = 'immy_baseline'")" "t"
+
+echo "-- Microsoft 365"
+R=$(sync m365)
+expect "m365 sync succeeded" "$(q -c "SELECT '$R'::jsonb->>'status'")" "succeeded"
+expect "73 users" "$(q -c "SELECT count(*) FROM etop.users")" "73"
+expect "28 secure score controls" "$(q -c "SELECT count(*) FROM etop.controls WHERE control_type = 'm365_secure_score'")" "28"
+expect "5 endpoint risks" "$(q -c "SELECT count(*) FROM etop.risks WHERE risk_type = 'endpoint'")" "5"
+expect "users: email, UPN, MFA, risk level" \
+    "$(q -c "SELECT bool_and(email ~ '^[^@ ]+@[^@ ]+\.[a-z]+$' AND upn ~ '^[^@ ]+@[^@ ]+$' AND mfa_enabled IS NOT NULL AND risk_level IN ('none','low','medium','high')) FROM etop.users")" "t"
+graph '{"scenario": "403", "path": "/v1.0/security/secureScores"}'
+R=$(sync m365)
+expect "Graph 403: permission denied with the required scopes" "$(q -c "SELECT ('$R'::jsonb - 'status')::text")" \
+    '{"error": "Microsoft Graph permission denied", "required_scopes": ["User.Read.All", "SecurityEvents.Read.All", "SecurityActions.Read.All"]}'
+graph '{"clear": true}'
+
+echo "-- scores from synced data"
+expect "client 250 has all three scores" \
+    "$(q -c "SELECT (s->'standards'->>'score') IS NOT NULL AND (s->'risk'->>'score') IS NOT NULL FROM etop.clients c, etop.etop_scores(c.id) s WHERE c.external_id = '250'")" "t"
+if q -c "SELECT error::text FROM etop.sync_runs" | grep -q "etopPrivateKey\|mock-graph-secret\|mock-immy-secret"; then
+    bad "a secret appears in sync_runs"
+else
+    ok "no secret in sync_runs"
+fi
+finish
