@@ -21,8 +21,8 @@ BEGIN
     IF NOT EXISTS (SELECT 1 FROM etop.adapters a WHERE a.name = connection_create.adapter) THEN
         RAISE EXCEPTION 'unknown adapter "%"', adapter
             USING ERRCODE = 'undefined_object',
-                  HINT = (SELECT 'Registered adapters: ' || string_agg(a.name, ', ' ORDER BY a.name)
-                            FROM etop.adapters a);
+                  HINT = coalesce((SELECT 'Registered adapters: ' || string_agg(a.name, ', ' ORDER BY a.name)
+                                     FROM etop.adapters a), 'No adapter is registered.');
     END IF;
     IF base_url !~ '^https?://[^/\s]+' THEN
         RAISE EXCEPTION 'base_url must be an http:// or https:// URL'

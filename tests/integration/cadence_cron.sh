@@ -90,13 +90,15 @@ wait_for_run_after() {
 }
 
 # Each due client has exactly one job, queued by the check; the others none.
+# (The cluster's QBR worker may already be running or have finished them:
+# what counts is that each was enqueued once.)
 check_jobs() {
     local got
-    got=$(q "SELECT string_agg(c.external_id || ':' || j.n || ':' || j.statuses, ',' ORDER BY c.external_id)
+    got=$(q "SELECT string_agg(c.external_id || ':' || j.n, ',' ORDER BY c.external_id)
                FROM (SELECT client_id, count(*) AS n, string_agg(DISTINCT status, '/') AS statuses
                        FROM etop.qbr_jobs WHERE options->>'trigger' = 'qbr-check' GROUP BY client_id) j
                JOIN etop.clients c ON c.id = j.client_id")
-    [ "$got" = "due-a:1:queued,due-d:1:queued,never:1:queued,noseg:1:queued" ] ||
+    [ "$got" = "due-a:1,due-d:1,never:1,noseg:1" ] ||
         fail "$1: jobs queued by the check are '$got'"
     got=$(q "SELECT count(*) FROM etop.qbr_jobs GROUP BY client_id HAVING count(*) > 1")
     [ -z "$got" ] || fail "$1: a client has more than one job"
