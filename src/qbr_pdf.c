@@ -435,15 +435,21 @@ qbr_space(QbrCtx *ctx, double h)
 }
 
 void
-qbr_section_title(QbrCtx *ctx, const char *title)
+qbr_section_title(QbrCtx *ctx, const char *title, double keep)
 {
 	HPDF_Outline outline;
 	HPDF_Destination dst;
 
 	if (!qbr_ok(ctx))
 		return;
-	/* keep the title with at least a few lines of what follows */
-	qbr_need(ctx, 22 + 34 + 4 * QBR_BODY_LEAD);
+
+	/*
+	 * Keep the title with what follows: with keep points of it when that fits
+	 * on a page at all, else with a few lines.
+	 */
+	if (keep <= 0 || 22 + 34 + keep > ctx->content_top - ctx->content_bottom)
+		keep = 4 * QBR_BODY_LEAD;
+	qbr_need(ctx, 22 + 34 + keep);
 	qbr_space(ctx, 22);
 	qbr_text(ctx, ctx->bold, 15, ctx->accent, ctx->margin_x, ctx->y - 17, title, strlen(title));
 	qbr_hline(ctx, ctx->margin_x, ctx->margin_x + ctx->content_w, ctx->y - 25, 0.6, ctx->rule);
@@ -461,11 +467,11 @@ qbr_section_title(QbrCtx *ctx, const char *title)
 }
 
 void
-qbr_subheading(QbrCtx *ctx, const char *title)
+qbr_subheading(QbrCtx *ctx, const char *title, double keep)
 {
 	if (!qbr_ok(ctx))
 		return;
-	qbr_need(ctx, 20 + 2 * QBR_BODY_LEAD);
+	qbr_need(ctx, 25 + (keep > 0 ? keep : 2 * QBR_BODY_LEAD));
 	qbr_space(ctx, 6);
 	qbr_text(ctx, ctx->bold, 10.5, ctx->ink, ctx->margin_x, ctx->y - 13, title, strlen(title));
 	ctx->y -= 19;
@@ -818,7 +824,8 @@ draw_row_part(Table *t, int row)
 
 			if (t->cols[c].right)
 				x = t->x[c] + t->w[c] - t->pad_x - qbr_width(ctx, font, size, s, it->len);
-			qbr_text(ctx, font, size, it->sub ? ctx->muted : ctx->ink, x,
+			qbr_text(ctx, font, size,
+					 it->sub ? ctx->muted : cs->cell.alert ? ctx->alert : ctx->ink, x,
 					 qbr_baseline(top, size, item_lead(it)), s, it->len);
 			top -= item_lead(it);
 		}
@@ -828,37 +835,89 @@ draw_row_part(Table *t, int row)
 	return done;
 }
 
-void
-qbr_table(QbrCtx *ctx, const QbrColumn *cols, int ncols, int nrows,
-		  QbrCellFn cellfn, void *arg, QbrTableStyle style)
+static bool
+table_init(Table *t, QbrCtx *ctx, const QbrColumn *cols, int ncols, QbrTableStyle style)
 {
-	Table		t;
 	double		total = 0,
 				x;
-	int			c,
-				r;
+	int			c;
 
 	if (!qbr_ok(ctx) || ncols < 1 || ncols > MAX_COLS)
-		return;
-	memset(&t, 0, sizeof(t));
-	t.ctx = ctx;
-	t.cols = cols;
-	t.ncols = ncols;
-	t.style = style;
-	t.pad_x = style == QBR_TABLE_GRID ? 5 : 9;
-	t.pad_y = style == QBR_TABLE_GRID ? 4 : 6;
-	t.gap = style == QBR_TABLE_GRID ? 0 : 5;
+		return false;
+	memset(t, 0, sizeof(*t));
+	t->ctx = ctx;
+	t->cols = cols;
+	t->ncols = ncols;
+	t->style = style;
+	t->pad_x = style == QBR_TABLE_GRID ? 5 : 9;
+	t->pad_y = style == QBR_TABLE_GRID ? 4 : 6;
+	t->gap = style == QBR_TABLE_GRID ? 0 : 5;
 	for (c = 0; c < ncols; c++)
 		total += cols[c].frac;
 	x = ctx->margin_x;
 	for (c = 0; c < ncols; c++)
 	{
-		t.x[c] = x;
-		t.w[c] = ctx->content_w * cols[c].frac / (total > 0 ? total : 1);
-		x += t.w[c];
+		t->x[c] = x;
+		t->w[c] = ctx->content_w * cols[c].frac / (total > 0 ? total : 1);
+		x += t->w[c];
 	}
-	t.header_h = header_height(&t);
+	t->header_h = header_height(t);
+	return true;
+}
 
+static void
+table_free(Table *t)
+{
+	int			c;
+
+	for (c = 0; c < t->ncols; c++)
+		free(t->cs[c].items);
+}
+
+/* Fetches and wraps row r into the cell states. */
+static void
+load_row(Table *t, int r, QbrCellFn cellfn, void *arg)
+{
+	int			c;
+
+	for (c = 0; c < t->ncols; c++)
+	{
+		memset(&t->cs[c].cell, 0, sizeof(QbrCell));
+		cellfn(arg, r, c, &t->cs[c].cell);
+		layout_cell(t, c);
+	}
+}
+
+/* Height the whole table would take if nothing were split. */
+double
+qbr_table_height(QbrCtx *ctx, const QbrColumn *cols, int ncols, int nrows,
+				 QbrCellFn cellfn, void *arg, QbrTableStyle style)
+{
+	Table		t;
+	double		h;
+	int			r;
+
+	if (!table_init(&t, ctx, cols, ncols, style))
+		return 0;
+	h = t.header_h;
+	for (r = 0; r < nrows && !ctx->failed; r++)
+	{
+		load_row(&t, r, cellfn, arg);
+		h += rest_height(&t) + t.gap;
+	}
+	table_free(&t);
+	return h;
+}
+
+void
+qbr_table(QbrCtx *ctx, const QbrColumn *cols, int ncols, int nrows,
+		  QbrCellFn cellfn, void *arg, QbrTableStyle style)
+{
+	Table		t;
+	int			r;
+
+	if (!table_init(&t, ctx, cols, ncols, style))
+		return;
 	qbr_need(ctx, t.header_h + 2 * t.pad_y + 3 * QBR_CELL_LEAD);
 	draw_header(&t);
 	for (r = 0; r < nrows && qbr_ok(ctx); r++)
@@ -867,12 +926,7 @@ qbr_table(QbrCtx *ctx, const QbrColumn *cols, int ncols, int nrows,
 					avail,
 					fresh;
 
-		for (c = 0; c < ncols; c++)
-		{
-			memset(&t.cs[c].cell, 0, sizeof(QbrCell));
-			cellfn(arg, r, c, &t.cs[c].cell);
-			layout_cell(&t, c);
-		}
+		load_row(&t, r, cellfn, arg);
 		/* a row that fits on a fresh page is not split */
 		full = rest_height(&t) + t.gap;
 		avail = ctx->y - ctx->content_bottom;
@@ -895,8 +949,7 @@ qbr_table(QbrCtx *ctx, const QbrColumn *cols, int ncols, int nrows,
 			table_new_page(&t);
 		}
 	}
-	for (c = 0; c < ncols; c++)
-		free(t.cs[c].items);
+	table_free(&t);
 	qbr_space(ctx, 6);
 }
 
@@ -1190,7 +1243,8 @@ setup(QbrCtx *ctx)
 	ctx->cite = mix(ctx->accent, rgb255(110, 118, 128), 0.55f);
 	ctx->rule = rgb255(208, 213, 219);
 	ctx->zebra = rgb255(244, 246, 248);
-	ctx->track = rgb255(227, 230, 234);
+	ctx->track = rgb255(214, 219, 225);
+	ctx->alert = rgb255(198, 40, 40);
 
 	if (doc->page_size == QBR_PAGE_A4)
 	{

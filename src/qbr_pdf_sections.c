@@ -64,7 +64,7 @@ executive_summary(QbrCtx *ctx)
 {
 	const QbrDocument *doc = ctx->doc;
 
-	qbr_section_title(ctx, "Executive Summary");
+	qbr_section_title(ctx, "Executive Summary", 0);
 	if (has_text(doc->executive_summary))
 		qbr_paragraph(ctx, doc->executive_summary, ctx->font, 10, 14.5, 0, ctx->ink, true);
 	else
@@ -153,7 +153,6 @@ score_dashboard(QbrCtx *ctx)
 	double		h;
 	int			i;
 
-	qbr_section_title(ctx, "Score Dashboard");
 	if (!qbr_ok(ctx))
 		return;
 	for (i = 0; i < 3; i++)
@@ -165,6 +164,7 @@ score_dashboard(QbrCtx *ctx)
 			most = n;
 	}
 	h = 34 + GAUGE_R + 44 + 11 * most + 4;
+	qbr_section_title(ctx, "Score Dashboard", h);
 	qbr_need(ctx, h);
 	for (i = 0; i < 3; i++)
 		draw_gauge(ctx, &g[i], ctx->margin_x + i * w, w, ctx->y, h);
@@ -233,13 +233,18 @@ top_risks(QbrCtx *ctx)
 	int			n;
 	char		intro[160];
 
-	qbr_section_title(ctx, "Top 5 Risks");
 	if (doc->n_risks == 0)
 	{
+		qbr_section_title(ctx, "Top 5 Risks", 0);
 		qbr_note(ctx, "No open risks were identified this quarter.");
 		return;
 	}
 	n = qbr_top_risks(doc->risks, doc->n_risks, 5, idx);
+	rr.risks = doc->risks;
+	rr.idx = idx;
+	/* keep the title, the intro and the (at most five) rows together */
+	qbr_section_title(ctx, "Top 5 Risks",
+					  16 + qbr_table_height(ctx, cols, 4, n, risk_cell, &rr, QBR_TABLE_GRID));
 	if (doc->n_risks > 5)
 		snprintf(intro, sizeof(intro),
 				 "The %d highest of %d identified risks, ranked by likelihood × impact.",
@@ -248,8 +253,6 @@ top_risks(QbrCtx *ctx)
 		snprintf(intro, sizeof(intro), "Ranked by likelihood × impact.");
 	qbr_paragraph(ctx, intro, ctx->font, 8.5, 12, 0, ctx->muted, false);
 	qbr_space(ctx, 4);
-	rr.risks = doc->risks;
-	rr.idx = idx;
 	qbr_table(ctx, cols, 4, n, risk_cell, &rr, QBR_TABLE_GRID);
 }
 
@@ -261,7 +264,7 @@ top_wins(QbrCtx *ctx)
 	const QbrDocument *doc = ctx->doc;
 	int			n = doc->n_wins < 5 ? doc->n_wins : 5;
 
-	qbr_section_title(ctx, "Top 5 Wins");
+	qbr_section_title(ctx, "Top 5 Wins", 0);
 	if (n == 0)
 	{
 		qbr_note(ctx, "No wins were recorded for this quarter.");
@@ -273,14 +276,16 @@ top_wins(QbrCtx *ctx)
 
 /* -------------------------------------------------------------------- 5 */
 
+#define CHART_PLOT_H	120.0
+#define CHART_H			(CHART_PLOT_H + 44)	/* with the labels below */
+
 static void
 bar_chart(QbrCtx *ctx, const QbrMonthCount *m, int n)
 {
 	double		left = ctx->margin_x + 36;
 	double		right = ctx->margin_x + ctx->content_w;
 	double		pw = right - left;
-	double		ph = 120;
-	double		total_h = ph + 44;
+	double		ph = CHART_PLOT_H;
 	double		bottom,
 				slot,
 				bw;
@@ -292,7 +297,7 @@ bar_chart(QbrCtx *ctx, const QbrMonthCount *m, int n)
 	int			i;
 	char		num[40];
 
-	qbr_need(ctx, total_h);
+	qbr_need(ctx, CHART_H);
 	if (!qbr_ok(ctx))
 		return;
 	bottom = ctx->y - 12 - ph;
@@ -356,7 +361,7 @@ service_story(QbrCtx *ctx)
 	QbrTile		tiles[4];
 	int			i;
 
-	qbr_section_title(ctx, "Service Experience Story");
+	qbr_section_title(ctx, "Service Experience Story", 0);
 	if (total < 0 && s->n_months > 0)
 	{
 		total = 0;
@@ -376,7 +381,7 @@ service_story(QbrCtx *ctx)
 		qbr_space(ctx, 4);
 	}
 
-	qbr_subheading(ctx, "Tickets per month");
+	qbr_subheading(ctx, "Tickets per month", CHART_H);
 	if (s->n_months > 0)
 		bar_chart(ctx, s->months, s->n_months);
 	else
@@ -482,7 +487,7 @@ security_story(QbrCtx *ctx)
 {
 	const QbrDocument *doc = ctx->doc;
 
-	qbr_section_title(ctx, "Security Posture Story");
+	qbr_section_title(ctx, "Security Posture Story", 0);
 	if (area_empty(&doc->identity) && area_empty(&doc->email) && area_empty(&doc->endpoint))
 	{
 		qbr_note(ctx, "No security data was available for this quarter.");
@@ -525,9 +530,14 @@ device_cell(void *arg, int row, int col, QbrCell *cell)
 			break;
 		default:
 			cell->text = has_text(d->warranty_expires) ? d->warranty_expires : "—";
+			/* ISO dates compare as strings */
 			if (has_text(d->warranty_expires) && has_text(dr->doc->as_of) &&
 				strcmp(d->warranty_expires, dr->doc->as_of) < 0)
-				cell->sub = "expired";
+			{
+				snprintf(cell->buf, sizeof(cell->buf), "%s (expired)", d->warranty_expires);
+				cell->text = cell->buf;
+				cell->alert = true;
+			}
 			break;
 	}
 }
@@ -536,11 +546,11 @@ static void
 lifecycle_forecast(QbrCtx *ctx)
 {
 	static const QbrColumn cols[5] = {
-		{"Device", 25, false},
-		{"Type", 13, false},
-		{"Model", 30, false},
-		{"Age (years)", 13, true},
-		{"Warranty", 19, false},
+		{"Device", 22, false},
+		{"Type", 11, false},
+		{"Model", 29, false},
+		{"Age (yrs)", 12, true},
+		{"Warranty", 26, false},
 	};
 	static const char *const labels[3] = {
 		"12-month refresh budget", "24-month refresh budget", "36-month refresh budget"
@@ -551,7 +561,7 @@ lifecycle_forecast(QbrCtx *ctx)
 				i;
 	char		intro[160];
 
-	qbr_section_title(ctx, "Lifecycle Forecast");
+	qbr_section_title(ctx, "Lifecycle Forecast", 90);
 	if (!qbr_ok(ctx))
 		return;
 	if (doc->n_devices > 0)
@@ -708,27 +718,28 @@ roadmap(QbrCtx *ctx)
 		{"Later", 1, false},
 	};
 	const QbrDocument *doc = ctx->doc;
+	RoadmapRows rr = {doc};
 	int			rows = 0,
 				i;
 
-	qbr_section_title(ctx, "Roadmap");
 	for (i = 0; i < 3; i++)
 		if (doc->n_roadmap[i] > rows)
 			rows = doc->n_roadmap[i];
 	if (rows == 0 && doc->n_recommendations == 0)
 	{
+		qbr_section_title(ctx, "Roadmap", 0);
 		qbr_note(ctx, "No recommendations available for this quarter.");
 		return;
 	}
+	/* the Now / Next / Later board stays on one page when it can */
+	qbr_section_title(ctx, "Roadmap",
+					  rows > 0 ? qbr_table_height(ctx, cols, 3, rows, roadmap_cell, &rr,
+												  QBR_TABLE_CARDS) : 0);
 	if (rows > 0)
-	{
-		RoadmapRows rr = {doc};
-
 		qbr_table(ctx, cols, 3, rows, roadmap_cell, &rr, QBR_TABLE_CARDS);
-	}
 	if (doc->n_recommendations > 0)
 	{
-		qbr_subheading(ctx, "Recommendations");
+		qbr_subheading(ctx, "Recommendations", 4 * QBR_BODY_LEAD);
 		for (i = 0; i < doc->n_recommendations && qbr_ok(ctx); i++)
 			recommendation(ctx, &doc->recommendations[i]);
 	}
@@ -765,14 +776,14 @@ outcome_plan(QbrCtx *ctx)
 	};
 	const QbrDocument *doc = ctx->doc;
 
-	qbr_section_title(ctx, "Outcome Plan");
+	qbr_section_title(ctx, "Outcome Plan", 0);
 	if (doc->n_actions > 0)
 		qbr_table(ctx, cols, 3, doc->n_actions, action_cell, (void *) doc, QBR_TABLE_GRID);
 	else
 		qbr_note(ctx, "No action items have been agreed yet.");
 	if (doc->n_discussion_points > 0)
 	{
-		qbr_subheading(ctx, "Discussion points for the meeting");
+		qbr_subheading(ctx, "Discussion points for the meeting", 0);
 		qbr_bullets(ctx, doc->discussion_points, doc->n_discussion_points, "•", ctx->accent,
 					QBR_BODY_SIZE, QBR_BODY_LEAD, true);
 	}

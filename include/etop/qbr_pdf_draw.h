@@ -62,6 +62,7 @@ typedef struct QbrCtx
 	QbrRgb		zebra;
 	QbrRgb		track;
 	QbrRgb		white;
+	QbrRgb		alert;			/* red: expired, draft */
 
 	/* scratch space, reused */
 	char	   *buf;
@@ -111,8 +112,9 @@ extern void qbr_hline(QbrCtx *ctx, double x1, double x2, double y, double width,
 extern void qbr_new_page(QbrCtx *ctx);
 extern void qbr_need(QbrCtx *ctx, double h);
 extern void qbr_space(QbrCtx *ctx, double h);
-extern void qbr_section_title(QbrCtx *ctx, const char *title);
-extern void qbr_subheading(QbrCtx *ctx, const char *title);
+/* keep: height of what must follow on the same page (0: a few lines) */
+extern void qbr_section_title(QbrCtx *ctx, const char *title, double keep);
+extern void qbr_subheading(QbrCtx *ctx, const char *title, double keep);
 extern void qbr_paragraph(QbrCtx *ctx, const char *text, HPDF_Font font, double size,
 						  double lead, double indent, QbrRgb color, bool rich);
 extern void qbr_note(QbrCtx *ctx, const char *sentence);
@@ -132,6 +134,7 @@ typedef struct QbrCell
 	const char *text;			/* main text, wrapped */
 	const char *sub;			/* smaller muted text under it, wrapped */
 	bool		bold;
+	bool		alert;			/* main text in red */
 	char		buf[128];		/* room for the cell function to format into */
 	char		subbuf[128];
 } QbrCell;
@@ -146,6 +149,8 @@ typedef enum QbrTableStyle
 
 extern void qbr_table(QbrCtx *ctx, const QbrColumn *cols, int ncols, int nrows,
 					  QbrCellFn cell, void *arg, QbrTableStyle style);
+extern double qbr_table_height(QbrCtx *ctx, const QbrColumn *cols, int ncols, int nrows,
+							   QbrCellFn cell, void *arg, QbrTableStyle style);
 
 /* qbr_pdf.c: tiles — a row of boxed key figures */
 typedef struct QbrTile
