@@ -446,6 +446,18 @@ parse_logo(JsonbContainer *msp, QbrDocument *doc)
 		return;
 	if (strncmp(b64, "data:", 5) == 0 && (comma = strchr(b64, ',')) != NULL)
 		b64 = comma + 1;
+	/* line breaks (as encode(..., 'base64') writes them) are fine */
+	{
+		char	   *clean = palloc(strlen(b64) + 1);
+		char	   *o = clean;
+		const char *p;
+
+		for (p = b64; *p; p++)
+			if (*p != ' ' && *p != '\n' && *p != '\r' && *p != '\t')
+				*o++ = *p;
+		*o = '\0';
+		b64 = clean;
+	}
 	len = (int) strlen(b64);
 	if (len > (QBR_LOGO_MAX_BYTES / 3 + 1) * 4 + len / 76 * 2 + 16)
 		bad_value("msp", "logo_png", "a PNG image of at most 4 MB, base64-encoded",
