@@ -17,6 +17,7 @@ chmod 0777 out          # the server (user postgres) writes PDFs here
 pg_virtualenv -v 15 \
     -o "shared_preload_libraries=etop,pg_cron" \
     -o "cron.database_name=etop_demo" \
+    -o "cron.use_background_workers=on" \
     -o "etop.database_name=etop_demo" \
     -o "max_worker_processes=32" \
     scripts/demo-run.sh

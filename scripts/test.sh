@@ -28,6 +28,7 @@ cluster_rc=0
 pg_virtualenv -v 15 \
     -o "shared_preload_libraries=etop,pg_cron" \
     -o "cron.database_name=etop_it" \
+    -o "cron.use_background_workers=on" \
     -o "etop.database_name=etop_it" \
     -o "max_worker_processes=32" \
     -o "shared_buffers=512MB" \

@@ -63,7 +63,7 @@ SET ROLE etop_test_bi;
 SELECT tbl, clients FROM pg_temp.visible() WHERE tbl IN ('clients', 'tickets', 'client_overview');
 RESET ROLE;
 
--- every client-owned table has an admin, a reader and an account-manager policy
+-- every client-owned table has an admin, a reader and an account-manager policy (plus the review and enqueue policies)
 SELECT count(*) AS rls_policies FROM pg_policies WHERE schemaname = 'etop';
 
 DELETE FROM etop.client_assignments;

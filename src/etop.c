@@ -9,6 +9,7 @@
 #include "postgres.h"
 
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/guc.h"
@@ -28,6 +29,8 @@ _PG_init(void)
 {
 	etop_define_settings();
 	MarkGUCPrefixReserved("etop");
+	if (process_shared_preload_libraries_in_progress)
+		etop_register_qbr_workers();
 }
 
 PG_FUNCTION_INFO_V1(etop_build_info);

@@ -14,6 +14,31 @@
 
 char	   *etop_database_name = NULL;
 char	   *etop_output_dir = NULL;
+int			etop_qbr_workers = 1;
+int			etop_qbr_poll_interval_ms = 1000;
+int			etop_qbr_visibility_timeout = 600;
+int			etop_qbr_retry_base_seconds = 30;
+char	   *etop_narrative_provider = NULL;
+char	   *etop_llm_base_url = NULL;
+char	   *etop_llm_model = NULL;
+char	   *etop_llm_api_key = NULL;
+int			etop_llm_timeout = 60;
+
+static bool
+check_provider(char **newval, void **extra, GucSource source)
+{
+	if (strcmp(*newval, "offline") == 0 || strcmp(*newval, "openai") == 0)
+		return true;
+	GUC_check_errdetail("etop.narrative_provider must be \"offline\" or \"openai\".");
+	return false;
+}
+
+/* The API key is never shown, not even to superusers: only whether one is set. */
+static const char *
+show_api_key(void)
+{
+	return (etop_llm_api_key && etop_llm_api_key[0]) ? "(set)" : "(not set)";
+}
 
 /* Set once, in the postmaster, while shared_preload_libraries is processed. */
 static bool loaded_by_preload = false;
@@ -46,4 +71,59 @@ etop_define_settings(void)
 							   PGC_SUSET,
 							   0,
 							   NULL, NULL, NULL);
+
+	DefineCustomIntVariable("etop.qbr_workers",
+							"Number of background workers that generate QBRs.",
+							"0 disables the queue workers (jobs then wait).",
+							&etop_qbr_workers, 1, 0, 16,
+							PGC_POSTMASTER, 0, NULL, NULL, NULL);
+
+	DefineCustomIntVariable("etop.qbr_poll_interval",
+							"How long an idle QBR worker waits before looking for jobs again.",
+							NULL,
+							&etop_qbr_poll_interval_ms, 1000, 10, 600000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+
+	DefineCustomIntVariable("etop.qbr_visibility_timeout",
+							"Time after which an active QBR job whose worker went silent is claimed again.",
+							"A worker extends the lease at every step.",
+							&etop_qbr_visibility_timeout, 600, 5, 86400,
+							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
+
+	DefineCustomIntVariable("etop.qbr_retry_base_seconds",
+							"Base of the exponential backoff between QBR job attempts.",
+							"Attempt n waits base x 2^(n-1) seconds: 30, 60, 120 by default.",
+							&etop_qbr_retry_base_seconds, 30, 0, 86400,
+							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
+
+	DefineCustomStringVariable("etop.narrative_provider",
+							   "Where QBR narratives come from: offline (built in) or openai.",
+							   "openai means any OpenAI-compatible chat-completions endpoint, see etop.llm_base_url.",
+							   &etop_narrative_provider, "offline",
+							   PGC_SIGHUP, 0, check_provider, NULL, NULL);
+
+	DefineCustomStringVariable("etop.llm_base_url",
+							   "Base URL of the OpenAI-compatible API, e.g. https://api.openai.com/v1.",
+							   NULL,
+							   &etop_llm_base_url, "https://api.openai.com/v1",
+							   PGC_SIGHUP, 0, NULL, NULL, NULL);
+
+	DefineCustomStringVariable("etop.llm_model",
+							   "Chat model used for QBR narratives.",
+							   NULL,
+							   &etop_llm_model, "gpt-4o",
+							   PGC_SIGHUP, 0, NULL, NULL, NULL);
+
+	DefineCustomStringVariable("etop.llm_api_key",
+							   "API key for the LLM provider (superuser only, never shown).",
+							   NULL,
+							   &etop_llm_api_key, "",
+							   PGC_SIGHUP, GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE,
+							   NULL, NULL, show_api_key);
+
+	DefineCustomIntVariable("etop.llm_timeout",
+							"Timeout of one LLM request.",
+							NULL,
+							&etop_llm_timeout, 60, 1, 3600,
+							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
 }

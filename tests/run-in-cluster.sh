@@ -19,9 +19,21 @@ if [ "$bad" -gt 0 ] || [ "$ok" -eq 0 ]; then
 fi
 rm -f /tmp/etop-regress.$$.log
 
+# pg_cron's scheduler exits for good when a test drops the database it is
+# attached to (DROP DATABASE ... WITH (FORCE) sends it SIGTERM, and pg_cron
+# treats that as a shutdown), so inside pg_virtualenv each integration test
+# starts on a freshly restarted cluster.  Against a cluster of your own
+# nothing is restarted.
+restart_virtualenv_cluster() {
+    [ -n "${PGVERSION:-}" ] && command -v pg_lsclusters >/dev/null || return 0
+    pg_lsclusters -h 2>/dev/null | awk '{print $1 "/" $2}' | grep -qx "$PGVERSION/regress" || return 0
+    pg_ctlcluster "$PGVERSION" regress restart
+}
+
 for t in tests/integration/*.sh; do
     [ -e "$t" ] || continue
     echo "-- integration: $t"
+    restart_virtualenv_cluster || echo "warning: could not restart the cluster before $t"
     if timeout 900 bash "$t"; then
         passed=$((passed + 1))
     else

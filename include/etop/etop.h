@@ -10,7 +10,21 @@
 extern char *etop_database_name;	/* database the background workers use */
 extern char *etop_output_dir;		/* where QBR PDFs are written, '' = nowhere */
 
+/* QBR queue workers (qbr_worker.c) */
+extern int	etop_qbr_workers;			/* how many, at server start */
+extern int	etop_qbr_poll_interval_ms;	/* idle wait between claims */
+extern int	etop_qbr_visibility_timeout;	/* seconds before a silent job is reclaimed */
+extern int	etop_qbr_retry_base_seconds;	/* backoff base: base x 2^(attempt-1) */
+extern char *etop_narrative_provider;	/* offline | openai */
+
+/* LLM provider (narrative_llm.c) */
+extern char *etop_llm_base_url;
+extern char *etop_llm_model;
+extern char *etop_llm_api_key;			/* superuser-only, never shown */
+extern int	etop_llm_timeout;			/* seconds per request */
+
 extern void etop_define_settings(void);
+extern void etop_register_qbr_workers(void);
 extern bool etop_is_preloaded(void);
 
 #endif							/* ETOP_ETOP_H */

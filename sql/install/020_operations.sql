@@ -116,6 +116,11 @@ CREATE TABLE etop.qbr_jobs (
     error          text,
     human_review   boolean NOT NULL DEFAULT false,
     token_usage    jsonb,
+    as_of          date,                        -- the QBR's date (options->>'as_of', else the day it runs)
+    provider       varchar(20),                 -- narrative provider used: offline | openai
+    input          jsonb,                       -- step 1: etop.narrative_input()
+    narrative      jsonb,                       -- step 2: the narrative as generated
+    violations     jsonb,                       -- step 3: citation violations, when any
     qbr_id         integer REFERENCES etop.qbrs(id) ON DELETE SET NULL,
     requested_by   name NOT NULL DEFAULT current_user,
     created_at     timestamptz NOT NULL DEFAULT now(),
@@ -201,3 +206,19 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION etop.setting_set(text, jsonb) IS 'Change a setting (NULL restores the default)';
+
+-- Raw vendor pages of a sync run, exactly as fetched (the records array of
+-- each page).  The adapter's normalization function turns them into rows of
+-- the normalized tables, set-based, in the run's final transaction; the pages
+-- are deleted when the run ends (kept on failure for diagnosis, until the
+-- next run of that connection).
+CREATE TABLE etop.sync_pages (
+    run_id      bigint  NOT NULL REFERENCES etop.sync_runs(id) ON DELETE CASCADE,
+    endpoint    text    NOT NULL,       -- 'service/tickets', 'users', ...
+    page        integer NOT NULL,       -- 1, 2, ... per endpoint
+    records     integer NOT NULL,       -- jsonb_array_length(payload)
+    payload     jsonb   NOT NULL,       -- the page's array of vendor records
+    fetched_at  timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (run_id, endpoint, page)
+);
+COMMENT ON TABLE etop.sync_pages IS 'Raw vendor pages of a sync run (staging for set-based normalization)';

@@ -382,8 +382,10 @@ BEGIN
                            AS created) g;
 
     IF clients >= 200 THEN
-        CREATE INDEX idx_tickets_client ON etop.tickets (client_id, created_date);
-        CREATE INDEX idx_tickets_created ON etop.tickets (created_date);
+        CREATE INDEX idx_tickets_client ON etop.tickets (client_id, created_date)
+            INCLUDE (sla_met, reopen_count, after_hours);
+        CREATE INDEX idx_tickets_created ON etop.tickets (created_date)
+            INCLUDE (client_id, sla_met, reopen_count, after_hours);
     END IF;
     PERFORM set_config('session_replication_role', 'origin', true);
 

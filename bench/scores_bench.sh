@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Score engine benchmark (issue 3).  Seeds etop.demo_seed(CLIENTS) (default
+# 1,000: ~100k devices, ~1M tickets) and prints, as medians of RUNS runs
+# measured in the same session:
+#   floor     one plain count(*) scan of every row the scores read
+#             (devices, controls, users, risks, and the tickets of the two quarters)
+#   per-call  SELECT etop.etop_scores(id) FROM etop.clients
+#   set-based SELECT * FROM etop.scores_all(as_of)
+#   single    one client's etop_scores()
+# with the ratios per-call/floor and set-based/floor.
+# Runs against the cluster named by PG* variables; without them, in a
+# throwaway cluster:  pg_virtualenv -o shared_preload_libraries=etop bench/scores_bench.sh
+set -euo pipefail
+CLIENTS=${CLIENTS:-1000}
+RUNS=${RUNS:-5}
+DB=${BENCH_DB:-etop_bench}
+AS_OF=2026-01-15
+
+psql -X -q -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$DB'" | grep -q 1 || createdb "$DB"
+q() { psql -X -q -v ON_ERROR_STOP=1 -d "$DB" "$@"; }
+q -c "CREATE EXTENSION IF NOT EXISTS etop"
+have=$(q -tAc "SELECT count(*) FROM etop.clients WHERE source = 'demo'")
+if [ "$have" != "$CLIENTS" ]; then
+    echo "seeding $CLIENTS demo clients ..."
+    q -tAc "SELECT etop.demo_seed($CLIENTS, 1, '$AS_OF')" >/dev/null
+    q -c "VACUUM ANALYZE"
+fi
+
+q -tA <<SQL
+CREATE OR REPLACE FUNCTION pg_temp.median_ms(stmt text, runs int) RETURNS float8
+LANGUAGE plpgsql AS \$\$
+DECLARE t timestamptz; ms float8[] := '{}'; BEGIN
+    EXECUTE stmt;                                   -- warm-up
+    FOR i IN 1..runs LOOP
+        t := clock_timestamp(); EXECUTE stmt;
+        ms := ms || extract(epoch FROM clock_timestamp() - t) * 1000;
+    END LOOP;
+    RETURN (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY x) FROM unnest(ms) x);
+END \$\$;
+WITH r AS (
+  SELECT pg_temp.median_ms(\$q\$
+    SELECT (SELECT count(*) FROM etop.devices) + (SELECT count(*) FROM etop.controls)
+         + (SELECT count(*) FROM etop.users) + (SELECT count(*) FROM etop.risks)
+         + (SELECT count(*) FROM etop.tickets
+             WHERE created_date >= date_trunc('quarter', '$AS_OF'::date) - interval '4 months'
+               AND created_date < '$AS_OF'::date + 1) \$q\$, $RUNS) AS floor_ms,
+         pg_temp.median_ms('SELECT count(etop.etop_scores(id, ''$AS_OF'')) FROM etop.clients', $RUNS) AS per_call_ms,
+         pg_temp.median_ms('SELECT count(*) FROM etop.scores_all(''$AS_OF'')', $RUNS) AS set_ms,
+         pg_temp.median_ms('SELECT etop.etop_scores((SELECT min(id) + 7 FROM etop.clients), ''$AS_OF'')', $RUNS * 20) AS single_ms)
+SELECT format(E'clients: %s\nfloor (plain scan of the rows read):   %s ms\n'
+              'etop_scores(id) for every client:      %s ms   ratio %sx floor (target <= 3x)\n'
+              'etop.scores_all(as_of), set-based:     %s ms   ratio %sx floor (target <= 3x)\n'
+              'one client etop_scores(id), median:    %s ms   (target < 5 ms)',
+              (SELECT count(*) FROM etop.clients), round(floor_ms::numeric, 1),
+              round(per_call_ms::numeric, 1), round((per_call_ms / floor_ms)::numeric, 2),
+              round(set_ms::numeric, 1), round((set_ms / floor_ms)::numeric, 2),
+              round(single_ms::numeric, 2))
+  FROM r;
+SQL

@@ -1,0 +1,41 @@
+-- The offline narrative composer: the spec's shape, every claim cited, deterministic.
+SET search_path = etop, public;
+SELECT demo_seed(5, 1, '2026-01-15') IS NOT NULL AS seeded;
+CREATE TEMP TABLE n AS
+SELECT c.external_id, c.id, narrative_offline(narrative_input(c.id, '2026-01-15')) AS doc
+  FROM clients c WHERE c.source = 'demo';
+
+-- executive_summary: 3 paragraphs; trends; 3-7 recommendations, each with priority,
+-- effort, cost range and at least one citation; 3-5 discussion points; wins.
+SELECT external_id,
+       array_length(regexp_split_to_array(doc->>'executive_summary', E'\n\n'), 1) AS paragraphs,
+       length(doc->>'trends') > 50 AS has_trends,
+       jsonb_array_length(doc->'recommendations') BETWEEN 3 AND 7 AS recs_3_7,
+       jsonb_array_length(doc->'discussion_points') BETWEEN 3 AND 5 AS points_3_5,
+       jsonb_array_length(doc->'wins') > 0 AS has_wins,
+       NOT EXISTS (SELECT 1 FROM jsonb_array_elements(doc->'recommendations') r
+                    WHERE r->>'priority' NOT IN ('high', 'medium', 'low') OR r->>'effort' IS NULL
+                       OR r->>'cost_range' IS NULL OR jsonb_array_length(r->'evidence') = 0) AS recs_complete
+  FROM n ORDER BY 1;
+-- every citation names a row of that client
+SELECT external_id, count(v.message) AS violations
+  FROM n LEFT JOIN LATERAL validate_citations(n.doc, n.id) v ON true GROUP BY 1 ORDER BY 1;
+-- ... and would be a hallucination for any other client
+SELECT count(*) > 0 AS other_client_flags
+  FROM n a JOIN n b ON a.id <> b.id, validate_citations(a.doc, b.id) v
+ WHERE a.external_id = 'DEMO-00001' AND b.external_id = 'DEMO-00002';
+-- deterministic
+SELECT bool_and(doc = narrative_offline(narrative_input(id, '2026-01-15'))) AS deterministic FROM n;
+-- the text itself, for one client
+SELECT doc->>'executive_summary' AS executive_summary FROM n WHERE external_id = 'DEMO-00003';
+SELECT r->>'title' AS title, r->>'priority' AS priority, r->>'cost_range' AS cost, r->'evidence' AS evidence
+  FROM n, jsonb_array_elements(doc->'recommendations') r WHERE external_id = 'DEMO-00003';
+
+-- A client with almost no data still gets an honest narrative.
+INSERT INTO clients (source, external_id, name) VALUES ('test', 'empty', 'Empty Client');
+SELECT narrative_offline(narrative_input(id, '2026-01-15')) - 'wins' AS empty_narrative
+  FROM clients WHERE external_id = 'empty';
+-- Bad input is refused clearly.
+SELECT narrative_offline('{"period": "Q1 2026"}');
+SELECT narrative_input(-5);
+DELETE FROM clients;

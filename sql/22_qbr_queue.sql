@@ -1,0 +1,89 @@
+-- The QBR queue and the human approval gate, driven step by step in this
+-- session (the background workers call the same functions; see
+-- tests/integration/qbr_worker.sh for them).
+SET search_path = etop, public;
+SET client_min_messages = error;   -- job_fail() warns with job ids; the rows below show the outcome
+SELECT demo_seed(3, 1, '2026-01-15') IS NOT NULL AS seeded;
+SELECT id AS c1 FROM clients WHERE external_id = 'DEMO-00001' \gset
+SELECT id AS c2 FROM clients WHERE external_id = 'DEMO-00002' \gset
+
+-- Nothing to claim yet.
+SELECT (job_claim()).id IS NULL AS nothing_to_do;
+
+-- A job goes queued -> active -> completed and leaves a draft QBR.
+INSERT INTO qbr_jobs (client_id, options) VALUES (:c1, '{"as_of": "2026-01-15"}') RETURNING id AS job1 \gset
+SELECT status, progress, attempts FROM qbr_jobs WHERE id = :'job1';
+SELECT id = :'job1' AS claimed, status, attempts, as_of, worker_pid = pg_backend_pid() AS mine FROM job_claim();
+SELECT (job_claim()).id IS NULL AS claimed_only_once;
+SELECT job_progress(:'job1', 2);
+SELECT progress FROM qbr_jobs WHERE id = :'job1';
+SELECT qbr_run_job(:'job1') AS final_status;
+SELECT j.status, j.progress, j.provider, j.error, q.status AS qbr_status, q.period,
+       jsonb_array_length(q.narrative->'recommendations') BETWEEN 3 AND 7 AS recommendations_ok,
+       q.scores->'standards'->>'score' IS NOT NULL AS has_scores
+  FROM qbr_jobs j JOIN qbrs q ON q.id = j.qbr_id WHERE j.id = :'job1';
+SELECT qbr_id AS qbr1 FROM qbr_jobs WHERE id = :'job1' \gset
+
+-- A hallucinated citation fails the job at once for human review (no retries).
+INSERT INTO qbr_jobs (client_id, options) VALUES (:c1, '{"as_of": "2026-01-15", "provider": "test"}')
+RETURNING id AS job2 \gset
+SELECT (job_claim()).id = :'job2' AS claimed;
+SELECT qbr_step(:'job2', 1);
+SELECT job_store_narrative(:'job2',
+  '{"executive_summary": "x", "recommendations": [{"title": "Replace aging firewall",
+    "description": "Device FW-MAIN-99 is end-of-life", "evidence": ["[Device: FW-MAIN-99]"]}]}',
+  '{"prompt_tokens": 1200, "completion_tokens": 300, "total_tokens": 1500}');
+SELECT qbr_step(:'job2', 2) AS narrative_ok, qbr_step(:'job2', 3) AS citations_ok;
+SELECT status, error, human_review, attempts, violations->0->>'citation' AS citation, token_usage
+  FROM qbr_jobs WHERE id = :'job2';
+
+-- Errors retry with exponential backoff, then fail for good (the dead letter).
+INSERT INTO qbr_jobs (client_id, options) VALUES (:c2, '{"as_of": "2026-01-15"}') RETURNING id AS job3 \gset
+SELECT (job_claim()).id = :'job3' AS claimed;
+SELECT job_fail(:'job3', 'OpenAI API timeout after 3 retries') AS after_attempt_1;
+SELECT status, attempts, round(extract(epoch FROM run_after - now())) AS retry_in_s, progress
+  FROM qbr_jobs WHERE id = :'job3';
+UPDATE qbr_jobs SET run_after = now() WHERE id = :'job3';
+SELECT (job_claim()).attempts AS attempt;
+SELECT job_fail(:'job3', 'OpenAI API timeout after 3 retries') AS after_attempt_2;
+SELECT round(extract(epoch FROM run_after - now())) AS retry_in_s FROM qbr_jobs WHERE id = :'job3';
+UPDATE qbr_jobs SET run_after = now() WHERE id = :'job3';
+SELECT (job_claim()).attempts AS attempt;
+SELECT job_fail(:'job3', 'OpenAI API timeout after 3 retries') AS after_attempt_3;
+SELECT status, attempts, error, human_review, completed_at IS NOT NULL AS kept FROM qbr_jobs WHERE id = :'job3';
+SELECT (job_claim()).id IS NULL AS failed_jobs_are_not_claimed;
+
+-- A job whose worker died is claimed again after the visibility timeout, not before.
+INSERT INTO qbr_jobs (client_id) VALUES (:c2) RETURNING id AS job4 \gset
+SELECT (job_claim('1 hour')).id = :'job4' AS claimed;
+SELECT (job_claim()).id IS NULL AS not_before_timeout;
+UPDATE qbr_jobs SET locked_until = now() - interval '1 second', worker_pid = 0 WHERE id = :'job4';
+SELECT id = :'job4' AS reclaimed, attempts FROM job_claim();
+-- the worker that lost its lease cannot complete or fail it any more
+UPDATE qbr_jobs SET worker_pid = 0 WHERE id = :'job4';
+\set VERBOSITY sqlstate
+SELECT qbr_step(:'job4', 1);
+\set VERBOSITY default
+SELECT job_fail(:'job4', 'late') AS ignored, (SELECT status FROM qbr_jobs WHERE id = :'job4');
+
+-- The approval gate: drafts only, by an assigned account manager, audited.
+CREATE ROLE etop_test_am1 IN ROLE etop_am;
+CREATE ROLE etop_test_am2 IN ROLE etop_am;
+INSERT INTO client_assignments (client_id, am_role) VALUES (:c1, 'etop_test_am1'), (:c2, 'etop_test_am2');
+SET ROLE etop_test_am2;
+SELECT qbr_approve(:qbr1);                     -- not assigned: invisible
+UPDATE qbrs SET status = 'approved' WHERE id = :qbr1;
+RESET ROLE;
+SET ROLE etop_test_am1;
+SELECT qbr_reject(:qbr1, '  ');
+SELECT qbr_approve(:qbr1, 'Reviewed with the vCIO') - 'reviewed_at' - 'qbr_id' - 'client_id' AS approved;
+SELECT qbr_reject(:qbr1, 'changed my mind');    -- approved is final
+UPDATE qbrs SET narrative = '{}' WHERE id = :qbr1;   -- only status and note may change
+RESET ROLE;
+SELECT action, role, before, after - 'job_id' AS after FROM audit_log WHERE entity = 'qbr' AND entity_id = :'qbr1' ORDER BY id;
+SELECT count(*) AS published FROM qbrs WHERE status NOT IN ('draft', 'approved', 'rejected');
+SELECT length(qbr_pdf(:qbr1)) IS NULL AS no_pdf_yet;
+
+DELETE FROM client_assignments;
+DROP ROLE etop_test_am1, etop_test_am2;
+DELETE FROM clients;

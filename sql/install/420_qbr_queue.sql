@@ -1,0 +1,306 @@
+-- The QBR queue (docs/qbr.md): jobs move queued -> active -> completed, or
+-- active -> retry -> ... -> failed.  The background workers (src/qbr_worker.c)
+-- only orchestrate: every state change and every step is one of the functions
+-- below, each run in its own transaction, so progress is visible to
+-- etop.qbr_status() while a job runs and a crash loses at most one step.
+
+-- Claim the next runnable job: queued or retry jobs whose time has come, or
+-- active jobs whose worker missed its visibility timeout (it died).  SKIP
+-- LOCKED lets any number of workers claim concurrently; a job is never
+-- claimed twice at once.
+CREATE FUNCTION etop.job_claim(visibility interval DEFAULT NULL)
+RETURNS etop.qbr_jobs
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    j etop.qbr_jobs;
+    vis interval := coalesce(visibility,
+                             coalesce(current_setting('etop.qbr_visibility_timeout', true), '600')::interval);
+BEGIN
+    UPDATE etop.qbr_jobs q
+       SET status = 'active', attempts = q.attempts + 1, worker_pid = pg_backend_pid(),
+           started_at = coalesce(q.started_at, now()), locked_until = now() + vis,
+           progress = 'Claimed by worker (step 0/4)',
+           as_of = coalesce(q.as_of, (q.options->>'as_of')::date, current_date)
+     WHERE q.id = (SELECT c.id FROM etop.qbr_jobs c
+                    WHERE (c.status IN ('queued', 'retry') AND c.run_after <= now())
+                       OR (c.status = 'active' AND c.locked_until < now())
+                    ORDER BY c.run_after, c.created_at
+                    LIMIT 1 FOR UPDATE SKIP LOCKED)
+    RETURNING q.* INTO j;
+    RETURN j;               -- all NULL when there is nothing to do
+END
+$$;
+
+-- Say which step a job is on ("Generating narrative (step 2/4)") and extend
+-- its lease.
+CREATE FUNCTION etop.job_progress(job uuid, step integer)
+RETURNS void
+LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
+AS $$
+    UPDATE etop.qbr_jobs
+       SET progress = (ARRAY['Calculating scores', 'Generating narrative', 'Validating citations',
+                             'Rendering PDF'])[step] || ' (step ' || step || '/4)',
+           locked_until = now() + coalesce(current_setting('etop.qbr_visibility_timeout', true), '600')::interval
+     WHERE id = job AND status = 'active' AND worker_pid = pg_backend_pid();
+$$;
+
+-- A step failed.  Attempts left: back to 'retry' after an exponential
+-- backoff (etop.qbr_retry_base_seconds x 2^(attempt-1): 30 s, 60 s, ...).
+-- None left, or no retry wanted (a hallucination): 'failed', kept with its
+-- error as the dead-letter record.  Returns the new status.
+CREATE FUNCTION etop.job_fail(job uuid, error text, retryable boolean DEFAULT true,
+                              human_review boolean DEFAULT false)
+RETURNS text
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    j etop.qbr_jobs;
+    base float8 := extract(epoch FROM coalesce(current_setting('etop.qbr_retry_base_seconds', true), '30')::interval)::float8;
+BEGIN
+    SELECT * INTO j FROM etop.qbr_jobs WHERE id = job FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN NULL;
+    END IF;
+    IF j.status = 'active' AND j.worker_pid IS DISTINCT FROM pg_backend_pid() THEN
+        RETURN j.status;        -- another worker owns it now; its outcome counts
+    END IF;
+    IF retryable AND j.attempts < j.max_attempts THEN
+        UPDATE etop.qbr_jobs
+           SET status = 'retry', error = job_fail.error, worker_pid = NULL, locked_until = NULL,
+               run_after = now() + make_interval(secs => base * power(2, greatest(j.attempts, 1) - 1)),
+               progress = format('Waiting to retry (attempt %s of %s failed)', j.attempts, j.max_attempts)
+         WHERE id = job;
+        RAISE LOG 'etop: QBR job % attempt %/% failed, will retry: %', job, j.attempts, j.max_attempts, error;
+        RETURN 'retry';
+    END IF;
+    UPDATE etop.qbr_jobs
+       SET status = 'failed', error = job_fail.error, worker_pid = NULL, locked_until = NULL,
+           human_review = j.human_review OR job_fail.human_review, completed_at = now(),
+           progress = 'Failed'
+     WHERE id = job;
+    RAISE WARNING 'etop: QBR job % for client % failed: %', job, j.client_id, error;
+    RETURN 'failed';
+END
+$$;
+
+-- One step of a job, in the caller's transaction.  Returns false when the
+-- job must stop (citations failed validation: the job is marked failed for
+-- human review, without retries — the same data would fail again).
+CREATE FUNCTION etop.qbr_step(job uuid, step integer)
+RETURNS boolean
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    j etop.qbr_jobs;
+    v jsonb;
+    qbr integer;
+    pdf bytea;
+BEGIN
+    SELECT * INTO STRICT j FROM etop.qbr_jobs WHERE id = job;
+    IF j.status <> 'active' THEN
+        RAISE EXCEPTION 'QBR job % is %, not active', job, j.status;
+    END IF;
+    IF j.worker_pid IS DISTINCT FROM pg_backend_pid() THEN
+        -- our lease expired and another worker claimed the job: stop, it owns it now
+        RAISE EXCEPTION 'QBR job % is now run by another worker (pid %)', job, j.worker_pid
+            USING HINT = 'Raise etop.qbr_visibility_timeout if steps take longer than it.';
+    END IF;
+
+    IF step = 1 THEN
+        UPDATE etop.qbr_jobs
+           SET input = etop.narrative_input(j.client_id, j.as_of),
+               provider = coalesce(j.options->>'provider', coalesce(nullif(current_setting('etop.narrative_provider', true), ''), 'offline'))
+         WHERE id = job;
+
+    ELSIF step = 2 THEN
+        -- 'offline' is written here; 'openai' is written by the worker (HTTP) and
+        -- stored through etop.job_store_narrative().
+        IF j.provider = 'offline' THEN
+            UPDATE etop.qbr_jobs SET narrative = etop.narrative_offline(j.input) WHERE id = job;
+        ELSIF j.narrative IS NULL THEN
+            RAISE EXCEPTION 'QBR job % has no narrative from provider "%"', job, j.provider;
+        END IF;
+
+    ELSIF step = 3 THEN
+        SELECT jsonb_agg(to_jsonb(x)) INTO v FROM etop.validate_citations(j.narrative, j.client_id) x;
+        IF v IS NOT NULL THEN
+            UPDATE etop.qbr_jobs SET violations = v, human_review = true WHERE id = job;
+            PERFORM etop.job_fail(job, v->0->>'message', retryable => false, human_review => true);
+            RETURN false;
+        END IF;
+
+    ELSIF step = 4 THEN
+        IF to_regprocedure('etop.qbr_render(integer,jsonb,date)') IS NOT NULL THEN
+            EXECUTE 'SELECT etop.qbr_render($1, $2, $3)' INTO pdf USING j.client_id, j.narrative, j.as_of;
+        END IF;
+        INSERT INTO etop.qbrs (client_id, job_id, period, as_of, status, narrative, scores, pdf)
+        VALUES (j.client_id, job, etop.quarter_label(j.as_of), j.as_of, 'draft', j.narrative,
+                j.input->'scores', pdf)
+        RETURNING id INTO qbr;
+        UPDATE etop.qbr_jobs
+           SET status = 'completed', qbr_id = qbr, completed_at = now(), locked_until = NULL,
+               progress = 'Completed (step 4/4)', error = NULL
+         WHERE id = job;
+        PERFORM pg_notify('etop_qbr', json_build_object('event', 'draft_ready', 'qbr_id', qbr,
+                                                        'client_id', j.client_id, 'job_id', job,
+                                                        'period', etop.quarter_label(j.as_of))::text);
+    ELSE
+        RAISE EXCEPTION 'QBR step must be 1..4, got %', step;
+    END IF;
+    RETURN true;
+END
+$$;
+
+-- Store a narrative generated outside SQL (the LLM provider) with its token usage.
+CREATE FUNCTION etop.job_store_narrative(job uuid, narrative jsonb, token_usage jsonb DEFAULT NULL)
+RETURNS void
+LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
+AS $$
+    UPDATE etop.qbr_jobs SET narrative = job_store_narrative.narrative,
+                             token_usage = coalesce(job_store_narrative.token_usage, etop.qbr_jobs.token_usage)
+     WHERE id = job AND status = 'active';
+$$;
+
+-- Run every step of one claimed job in the current transaction.  The workers
+-- use the steps one by one; this is for scripts and tests without workers.
+CREATE FUNCTION etop.qbr_run_job(job uuid)
+RETURNS text
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    FOR s IN 1..4 LOOP
+        PERFORM etop.job_progress(job, s);
+        IF NOT etop.qbr_step(job, s) THEN
+            EXIT;
+        END IF;
+    END LOOP;
+    RETURN (SELECT status FROM etop.qbr_jobs WHERE id = job);
+END
+$$;
+
+-- ---------- the human approval gate ----------
+
+-- Reviews go through these functions (or an UPDATE of status/review_note by
+-- a role allowed to): a BEFORE trigger fixes who reviewed and when and allows
+-- only draft -> approved | rejected; an AFTER trigger writes the audit log.
+CREATE FUNCTION etop.qbrs_review_guard() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NEW.status IS DISTINCT FROM OLD.status THEN
+        IF OLD.status <> 'draft' OR NEW.status NOT IN ('approved', 'rejected') THEN
+            RAISE EXCEPTION 'QBR % is %; only a draft can be approved or rejected', OLD.id, OLD.status
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'Generate a new QBR with etop.qbr_generate() to review it again.';
+        END IF;
+        -- who and when: the caller and now, unless an administrator recorded
+        -- them explicitly (an approval given in the meeting, entered later);
+        -- account managers can only write status and review_note
+        NEW.reviewed_by := coalesce(nullif(NEW.reviewed_by, OLD.reviewed_by), current_user);
+        NEW.reviewed_at := coalesce(nullif(NEW.reviewed_at, OLD.reviewed_at), now());
+    ELSIF NEW.review_note IS DISTINCT FROM OLD.review_note THEN
+        NEW.reviewed_by := coalesce(nullif(NEW.reviewed_by, OLD.reviewed_by), current_user);
+        NEW.reviewed_at := coalesce(nullif(NEW.reviewed_at, OLD.reviewed_at), now());
+    END IF;
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER qbrs_review_guard BEFORE UPDATE ON etop.qbrs
+    FOR EACH ROW EXECUTE FUNCTION etop.qbrs_review_guard();
+
+-- Writes the audit trail as the extension owner (no role may write it directly);
+-- the actor is the reviewer the guard above recorded.
+CREATE FUNCTION etop.qbrs_audit() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        INSERT INTO etop.audit_log (actor, role, action, entity, entity_id, client_id, before, after)
+        VALUES (session_user, session_user, 'qbr_draft_created', 'qbr', NEW.id::text, NEW.client_id,
+                NULL, jsonb_build_object('status', NEW.status, 'period', NEW.period, 'job_id', NEW.job_id));
+    ELSIF NEW.status IS DISTINCT FROM OLD.status OR NEW.review_note IS DISTINCT FROM OLD.review_note THEN
+        INSERT INTO etop.audit_log (actor, role, action, entity, entity_id, client_id, before, after)
+        VALUES (session_user, NEW.reviewed_by,
+                CASE NEW.status WHEN 'approved' THEN 'qbr_approved' WHEN 'rejected' THEN 'qbr_rejected'
+                                ELSE 'qbr_note' END,
+                'qbr', NEW.id::text, NEW.client_id,
+                jsonb_build_object('status', OLD.status, 'review_note', OLD.review_note),
+                jsonb_build_object('status', NEW.status, 'review_note', NEW.review_note));
+    END IF;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER qbrs_audit AFTER INSERT OR UPDATE ON etop.qbrs
+    FOR EACH ROW EXECUTE FUNCTION etop.qbrs_audit();
+
+CREATE FUNCTION etop.qbr_review(p_qbr_id integer, p_status text, p_note text)
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    q etop.qbrs;
+BEGIN
+    SELECT * INTO q FROM etop.qbrs WHERE id = p_qbr_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'QBR % not found', p_qbr_id
+            USING ERRCODE = 'no_data_found',
+                  DETAIL = format('No QBR with that id exists, or its client is not assigned to role "%s".',
+                                  current_user);
+    END IF;
+    UPDATE etop.qbrs SET status = p_status, review_note = p_note WHERE id = p_qbr_id
+    RETURNING * INTO q;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'permission denied to review QBR %', p_qbr_id
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'Only an account manager assigned to the client (or etop_admin) can review its QBRs.';
+    END IF;
+    RETURN jsonb_build_object('qbr_id', q.id, 'client_id', q.client_id, 'period', q.period,
+                              'status', q.status, 'reviewed_by', q.reviewed_by,
+                              'reviewed_at', q.reviewed_at, 'note', q.review_note);
+END
+$$;
+
+CREATE FUNCTION etop.qbr_approve(qbr_id integer, note text DEFAULT NULL)
+RETURNS jsonb LANGUAGE sql
+AS $$ SELECT etop.qbr_review(qbr_id, 'approved', note) $$;
+COMMENT ON FUNCTION etop.qbr_approve(integer, text) IS
+    'Approve a draft QBR (account manager assigned to the client, or etop_admin); audited';
+
+CREATE FUNCTION etop.qbr_reject(qbr_id integer, reason text)
+RETURNS jsonb LANGUAGE plpgsql
+AS $$
+BEGIN
+    IF reason IS NULL OR btrim(reason) = '' THEN
+        RAISE EXCEPTION 'a reason is required to reject a QBR' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN etop.qbr_review(qbr_id, 'rejected', reason);
+END
+$$;
+COMMENT ON FUNCTION etop.qbr_reject(integer, text) IS
+    'Reject a draft QBR with a reason (account manager assigned to the client, or etop_admin); audited';
+
+-- A stored draft's PDF.
+CREATE FUNCTION etop.qbr_pdf(qbr_id integer) RETURNS bytea
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    p bytea;
+BEGIN
+    SELECT q.pdf INTO p FROM etop.qbrs q WHERE q.id = qbr_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'QBR % not found', qbr_id USING ERRCODE = 'no_data_found';
+    END IF;
+    RETURN p;
+END
+$$;

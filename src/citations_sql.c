@@ -1,0 +1,302 @@
+/*
+ * citations_sql.c — etop.validate_citations(narrative jsonb, client_id int).
+ *
+ * Walks every string in a narrative, finds citations with the pure parser
+ * (citations.c), and checks each distinct one against that client's rows in
+ * a single query: tickets by number (external_id), devices by name, policies
+ * by control title, risks by title (names compared case-insensitively).  A
+ * citation that names another client's row is not found: it is a
+ * hallucination like any other.  Every recommendation must also carry at
+ * least one citation in its evidence.
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "lib/stringinfo.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+
+#include "etop/citations.h"
+#include "etop/narrative.h"
+
+typedef struct FoundCitation
+{
+	EtopCitationKind kind;
+	char	   *ref;
+	char	   *text;			/* "[Device: FW-MAIN-99]" */
+	char	   *path;			/* where it was first seen */
+} FoundCitation;
+
+typedef struct Walk
+{
+	List	   *found;			/* FoundCitation *, distinct by (kind, lower(ref)) */
+	List	   *violations;		/* EtopViolation * (recommendations without evidence) */
+} Walk;
+
+static void
+add_citation(Walk *w, const EtopCitation *c, const char *path)
+{
+	ListCell   *lc;
+	char	   *ref = pnstrdup(c->ref, c->ref_len);
+
+	foreach(lc, w->found)
+	{
+		FoundCitation *f = lfirst(lc);
+
+		if (f->kind == c->kind && pg_strcasecmp(f->ref, ref) == 0)
+			return;
+	}
+	{
+		FoundCitation *f = palloc(sizeof(FoundCitation));
+
+		f->kind = c->kind;
+		f->ref = ref;
+		f->text = psprintf(c->kind == ETOP_CITE_TICKET ? "[%s #%s]" : "[%s: %s]",
+						   etop_citation_kind_name(c->kind), ref);
+		f->path = pstrdup(path);
+		w->found = lappend(w->found, f);
+	}
+}
+
+static int
+scan_text(Walk *w, const char *s, int len, const char *path)
+{
+	size_t		pos = 0;
+	EtopCitation c;
+	int			n = 0;
+
+	while (etop_next_citation(s, (size_t) len, &pos, &c))
+	{
+		add_citation(w, &c, path);
+		n++;
+	}
+	return n;
+}
+
+static void
+add_violation(List **list, const char *citation, const char *kind, const char *ref,
+			  const char *path, char *message)
+{
+	EtopViolation *v = palloc(sizeof(EtopViolation));
+
+	v->citation = citation ? pstrdup(citation) : NULL;
+	v->kind = pstrdup(kind);
+	v->reference = ref ? pstrdup(ref) : NULL;
+	v->path = pstrdup(path);
+	v->message = message;
+	*list = lappend(*list, v);
+}
+
+/* Recursively visit a jsonb value; path is "a.b[2].c". */
+static void
+walk_value(Walk *w, JsonbValue *v, const char *path);
+
+static void
+walk_container(Walk *w, JsonbContainer *jc, const char *path)
+{
+	JsonbIterator *it = JsonbIteratorInit(jc);
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	char	   *key = NULL;
+	int			idx = 0;
+	bool		in_array = false;
+
+	tok = JsonbIteratorNext(&it, &v, false);
+	if (tok == WJB_BEGIN_ARRAY)
+		in_array = true;
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		if (tok == WJB_KEY)
+			key = pnstrdup(v.val.string.val, v.val.string.len);
+		else if (tok == WJB_VALUE || tok == WJB_ELEM)
+		{
+			char	   *child = in_array ? psprintf("%s[%d]", path, idx++)
+				: (*path ? psprintf("%s.%s", path, key) : pstrdup(key));
+
+			walk_value(w, &v, child);
+		}
+	}
+}
+
+static void
+walk_value(Walk *w, JsonbValue *v, const char *path)
+{
+	if (v->type == jbvString)
+		scan_text(w, v->val.string.val, v->val.string.len, path);
+	else if (v->type == jbvBinary)
+		walk_container(w, v->val.binary.data, path);
+}
+
+/* Each recommendation needs a citation among its evidence strings. */
+static void
+check_recommendations(Walk *w, Jsonb *narrative)
+{
+	JsonbValue *recs;
+	JsonbValue	k;
+
+	k.type = jbvString;
+	k.val.string.val = "recommendations";
+	k.val.string.len = strlen("recommendations");
+	recs = findJsonbValueFromContainer(&narrative->root, JB_FOBJECT, &k);
+	if (recs == NULL || recs->type != jbvBinary || !JsonContainerIsArray(recs->val.binary.data))
+		return;
+
+	for (int i = 0; i < (int) JsonContainerSize(recs->val.binary.data); i++)
+	{
+		JsonbValue *rec = getIthJsonbValueFromContainer(recs->val.binary.data, i);
+		JsonbValue *ev = NULL,
+				   *title = NULL;
+		int			cites = 0;
+
+		if (rec && rec->type == jbvBinary && JsonContainerIsObject(rec->val.binary.data))
+		{
+			k.val.string.val = "evidence";
+			k.val.string.len = strlen("evidence");
+			ev = findJsonbValueFromContainer(rec->val.binary.data, JB_FOBJECT, &k);
+			k.val.string.val = "title";
+			k.val.string.len = strlen("title");
+			title = findJsonbValueFromContainer(rec->val.binary.data, JB_FOBJECT, &k);
+		}
+		if (ev && ev->type == jbvBinary && JsonContainerIsArray(ev->val.binary.data))
+		{
+			for (int j = 0; j < (int) JsonContainerSize(ev->val.binary.data); j++)
+			{
+				JsonbValue *e = getIthJsonbValueFromContainer(ev->val.binary.data, j);
+				size_t		pos = 0;
+				EtopCitation c;
+
+				if (e && e->type == jbvString &&
+					etop_next_citation(e->val.string.val, e->val.string.len, &pos, &c))
+					cites++;
+			}
+		}
+		if (cites == 0)
+		{
+			char	   *t = (title && title->type == jbvString)
+				? pnstrdup(title->val.string.val, title->val.string.len)
+				: psprintf("#%d", i + 1);
+
+			add_violation(&w->violations, NULL, "Recommendation", t,
+						  psprintf("recommendations[%d].evidence", i),
+						  psprintf("Recommendation \"%s\" has no evidence citation", t));
+		}
+	}
+}
+
+/*
+ * The violations of a narrative for a client, in the order they appear:
+ * citations not found first, then recommendations without evidence.  Runs
+ * SPI; the caller must not be connected.
+ */
+List *
+etop_find_violations(Jsonb *narrative, int32 client_id)
+{
+	Walk		w = {NIL, NIL};
+	List	   *result = NIL;
+	MemoryContext callercxt = CurrentMemoryContext;
+
+	walk_container(&w, &narrative->root, "");
+	if (JB_ROOT_IS_OBJECT(narrative))
+		check_recommendations(&w, narrative);
+
+	if (w.found != NIL)
+	{
+		int			n = list_length(w.found);
+		Datum	   *kinds = palloc(sizeof(Datum) * n);
+		Datum	   *refs = palloc(sizeof(Datum) * n);
+		Oid			argtypes[3] = {INT4OID, TEXTARRAYOID, TEXTARRAYOID};
+		Datum		values[3];
+		int			i = 0,
+					rc;
+		ListCell   *lc;
+
+		foreach(lc, w.found)
+		{
+			FoundCitation *f = lfirst(lc);
+
+			kinds[i] = CStringGetTextDatum(etop_citation_kind_name(f->kind));
+			refs[i] = CStringGetTextDatum(f->ref);
+			i++;
+		}
+		values[0] = Int32GetDatum(client_id);
+		values[1] = PointerGetDatum(construct_array(kinds, n, TEXTOID, -1, false, TYPALIGN_INT));
+		values[2] = PointerGetDatum(construct_array(refs, n, TEXTOID, -1, false, TYPALIGN_INT));
+
+		SPI_connect();
+		rc = SPI_execute_with_args(
+								   "SELECT x.i::int FROM unnest($2, $3) WITH ORDINALITY AS x(kind, ref, i)"
+								   " WHERE NOT CASE x.kind"
+								   "  WHEN 'Ticket' THEN EXISTS (SELECT 1 FROM etop.tickets t"
+								   "        WHERE t.client_id = $1 AND t.external_id = x.ref)"
+								   "  WHEN 'Device' THEN EXISTS (SELECT 1 FROM etop.devices d"
+								   "        WHERE d.client_id = $1 AND lower(d.name) = lower(x.ref))"
+								   "  WHEN 'Policy' THEN EXISTS (SELECT 1 FROM etop.controls c"
+								   "        WHERE c.client_id = $1 AND lower(c.title) = lower(x.ref))"
+								   "  WHEN 'Risk' THEN EXISTS (SELECT 1 FROM etop.risks r"
+								   "        WHERE r.client_id = $1 AND lower(r.title) = lower(x.ref))"
+								   "  ELSE false END"
+								   " ORDER BY x.i",
+								   3, argtypes, values, NULL, true, 0);
+		if (rc != SPI_OK_SELECT)
+			elog(ERROR, "etop: checking citations failed: %s", SPI_result_code_string(rc));
+		/* results outlive SPI (which left us in its own context): build them in the caller's */
+		MemoryContextSwitchTo(callercxt);
+		for (uint64 r = 0; r < SPI_processed; r++)
+		{
+			bool		isnull;
+			int			idx = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[r],
+														  SPI_tuptable->tupdesc, 1, &isnull));
+			FoundCitation *f = list_nth(w.found, idx - 1);
+			const char *kind = etop_citation_kind_name(f->kind);
+			char	   *msg;
+
+			if (f->kind == ETOP_CITE_TICKET)
+				msg = psprintf("Hallucination detected: Ticket #%s cited in evidence but not found in database",
+							   f->ref);
+			else
+				msg = psprintf("Hallucination detected: %s \"%s\" cited in evidence but not found in database",
+							   kind, f->ref);
+			add_violation(&result, f->text, kind, f->ref, f->path, msg);
+		}
+		SPI_finish();
+		MemoryContextSwitchTo(callercxt);
+	}
+	return list_concat(result, w.violations);
+}
+
+PG_FUNCTION_INFO_V1(etop_validate_citations);
+
+/*
+ * etop.validate_citations(narrative jsonb, client_id int)
+ *   RETURNS TABLE (citation text, kind text, reference text, path text, message text)
+ */
+Datum
+etop_validate_citations(PG_FUNCTION_ARGS)
+{
+	Jsonb	   *narrative = PG_GETARG_JSONB_P(0);
+	int32		client_id = PG_GETARG_INT32(1);
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	List	   *violations;
+	ListCell   *lc;
+
+	InitMaterializedSRF(fcinfo, 0);
+	violations = etop_find_violations(narrative, client_id);
+	foreach(lc, violations)
+	{
+		EtopViolation *v = lfirst(lc);
+		Datum		values[5];
+		bool		nulls[5] = {v->citation == NULL, false, v->reference == NULL, false, false};
+
+		values[0] = v->citation ? CStringGetTextDatum(v->citation) : (Datum) 0;
+		values[1] = CStringGetTextDatum(v->kind);
+		values[2] = v->reference ? CStringGetTextDatum(v->reference) : (Datum) 0;
+		values[3] = CStringGetTextDatum(v->path);
+		values[4] = CStringGetTextDatum(v->message);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}
