@@ -480,8 +480,6 @@ parse_document(JsonbContainer *root, QbrDocument *doc)
 	static const char *const client_keys[] = {"id", "name", "segment", "industry", NULL};
 	static const char *const msp_keys[] = {"name", "accent_color", "logo_png", NULL};
 	static const char *const score_keys[] = {"standards", "risk", "experience", NULL};
-	static const char *const narrative_keys[] = {"executive_summary", "trends",
-	"recommendations", "discussion_points", NULL};
 	static const char *const service_keys[] = {"tickets_per_month", "sla_met", "sla_total",
 	"reopened", "total", "after_hours", NULL};
 	static const char *const security_keys[] = {"identity", "email", "endpoint", NULL};
@@ -539,7 +537,11 @@ parse_document(JsonbContainer *root, QbrDocument *doc)
 
 	if ((o = get_object(root, "", "narrative")) != NULL)
 	{
-		check_keys(o, "narrative", narrative_keys);
+		/*
+		 * No check_keys here: the narrative is passed on as the provider
+		 * wrote it (etop.narrative_offline() adds "provider" and "wins",
+		 * an LLM may add more); unknown keys are ignored.
+		 */
 		v = get(o, "executive_summary");
 		if (v != NULL && v->type == jbvBinary && JsonContainerIsArray(v->val.binary.data))
 		{
@@ -564,7 +566,10 @@ parse_document(JsonbContainer *root, QbrDocument *doc)
 	}
 
 	doc->risks = get_objects(root, "", "risks", sizeof(QbrRisk), parse_risk, &doc->n_risks);
-	doc->wins = get_strings(root, "", "wins", &doc->n_wins);
+	if (get(root, "wins") != NULL)
+		doc->wins = get_strings(root, "", "wins", &doc->n_wins);
+	else if ((o = get_object(root, "", "narrative")) != NULL)
+		doc->wins = get_strings(o, "narrative", "wins", &doc->n_wins);
 
 	if ((o = get_object(root, "", "service")) != NULL)
 	{

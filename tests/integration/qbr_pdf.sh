@@ -149,5 +149,28 @@ check "large: table header repeated on continued pages" bash -c \
     "[ \$(grep -c -E '^ *Device +Type +Model +Age' '$L.layout') -gt 10 ]"
 check "large: page numbers" grep -q -F "Page $pages of $pages" "$L.txt"
 
+# ---- rendering needs no shared_preload_libraries: a throwaway cluster without it
+no_preload() {
+    local bin dir port run="" out
+    bin=$(pg_config --bindir) || return 1
+    dir=$(mktemp -d); port=$((20000 + RANDOM % 20000))
+    if [ "$(id -u)" -eq 0 ]; then chown postgres "$dir"; run="runuser -u postgres --"; fi
+    $run "$bin/initdb" -D "$dir/data" -U postgres -A trust >/dev/null 2>&1 || { rm -rf "$dir"; return 1; }
+    printf "port = %d\nunix_socket_directories = '%s'\nlisten_addresses = ''\nshared_preload_libraries = ''\n" \
+        "$port" "$dir" >> "$dir/data/postgresql.conf"
+    if $run "$bin/pg_ctl" -D "$dir/data" -l "$dir/log" -w start >/dev/null 2>&1; then
+        out=$("$bin/psql" -h "$dir" -p "$port" -U postgres -d postgres -XAt -v ON_ERROR_STOP=1 \
+              -c "CREATE EXTENSION etop" \
+              -c "SELECT current_setting('shared_preload_libraries') = ''
+                         AND NOT (etop.build_info()->>'preloaded')::boolean
+                         AND substring(etop.qbr_render_doc('{\"client\": {\"name\": \"A\"}, \"period\": \"Q1\"}')
+                                       FROM 1 FOR 5) = '%PDF-'::bytea" 2>&1)
+        $run "$bin/pg_ctl" -D "$dir/data" -w stop -m fast >/dev/null 2>&1
+    fi
+    rm -rf "$dir"
+    [ "$(echo "$out" | tail -n 1)" = t ] || { echo "  $out"; return 1; }
+}
+check "renders without shared_preload_libraries" no_preload
+
 echo "qbr_pdf.sh: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
