@@ -109,12 +109,14 @@ draw_gauge(QbrCtx *ctx, const Gauge *g, double x, double w, double top, double h
 	qbr_rect(ctx, x + 4, top - h, w - 8, h, ctx->accent_tint);
 	qbr_text_aligned(ctx, ctx->bold, 11, ctx->ink, x, w, 1, top - 18, g->label);
 	arc(ctx, cx, cy, -90, 90, ctx->track);
-	qbr_text_aligned(ctx, ctx->font, 7, ctx->muted, cx - GAUGE_R - 10, 20, 1, cy - 11, "0");
-	qbr_text_aligned(ctx, ctx->font, 7, ctx->muted, cx + GAUGE_R - 10, 20, 1, cy - 11, "100");
 	if (g->score->present)
 	{
 		QbrBand		band = qbr_score_band(g->score->score, g->higher_is_better);
 		QbrRgb		color = qbr_band_color(band);
+
+		/* the scale's ends, under the ends of the arc */
+		qbr_text_aligned(ctx, ctx->font, 7, ctx->muted, cx - GAUGE_R - 10, 20, 1, cy - 11, "0");
+		qbr_text_aligned(ctx, ctx->font, 7, ctx->muted, cx + GAUGE_R - 10, 20, 1, cy - 11, "100");
 
 		arc(ctx, cx, cy, -90, qbr_gauge_angle(g->score->score), color);
 		qbr_format_score(g->score->score, num, sizeof(num));

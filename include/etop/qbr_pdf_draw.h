@@ -1,7 +1,7 @@
 /*
  * qbr_pdf_draw.h — the QBR renderer's drawing context and primitives
- * (src/qbr_pdf.c), shared with the nine section renderers
- * (src/qbr_pdf_sections.c).  Internal to the renderer; pure C over libharu.
+ * (src/qbr_pdf.c, src/qbr_pdf_table.c), shared with the nine section
+ * renderers (src/qbr_pdf_sections.c).  Internal to the renderer; pure C over libharu.
  *
  * Coordinates are PDF points from the bottom-left corner.  ctx->y is the top
  * of the free space on the current page; the flowing primitives draw below
@@ -98,6 +98,9 @@ extern void qbr_text(QbrCtx *ctx, HPDF_Font font, double size, QbrRgb color,
 					 double x, double baseline, const char *s, size_t len);
 extern void qbr_text_aligned(QbrCtx *ctx, HPDF_Font font, double size, QbrRgb color,
 							 double x, double w, int align, double baseline, const char *s);
+extern void qbr_text_fit(QbrCtx *ctx, HPDF_Font font, double size, double min_size,
+						 QbrRgb color, double x, double w, int align, double baseline,
+						 const char *s);
 extern double qbr_fit_size(QbrCtx *ctx, HPDF_Font font, const char *s,
 						   double max_w, double size, double min_size);
 extern int	qbr_wrap_text(QbrCtx *ctx, HPDF_Font font, double size, const char *s,
@@ -121,7 +124,7 @@ extern void qbr_note(QbrCtx *ctx, const char *sentence);
 extern void qbr_bullets(QbrCtx *ctx, const char *const *items, int n, const char *bullet,
 						QbrRgb bullet_color, double size, double lead, bool rich);
 
-/* qbr_pdf.c: tables that continue across pages with their header repeated */
+/* qbr_pdf_table.c: tables that continue across pages with their header repeated */
 typedef struct QbrColumn
 {
 	const char *title;
@@ -152,7 +155,7 @@ extern void qbr_table(QbrCtx *ctx, const QbrColumn *cols, int ncols, int nrows,
 extern double qbr_table_height(QbrCtx *ctx, const QbrColumn *cols, int ncols, int nrows,
 							   QbrCellFn cell, void *arg, QbrTableStyle style);
 
-/* qbr_pdf.c: tiles — a row of boxed key figures */
+/* qbr_pdf_table.c: tiles — a row of boxed key figures */
 typedef struct QbrTile
 {
 	const char *value;

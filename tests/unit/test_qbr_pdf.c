@@ -5,7 +5,7 @@
  * missing font, cancel), must free everything.  Set QBR_PDF_OUT=dir to keep
  * the rendered files for a look.
  *
- * SOURCES: src/qbr_pdf.c src/qbr_pdf_sections.c src/qbr_layout.c src/qbr_logo.c
+ * SOURCES: src/qbr_pdf.c src/qbr_pdf_table.c src/qbr_pdf_sections.c src/qbr_layout.c src/qbr_logo.c
  * LIBS: -lhpdf -lpng -lz
  */
 #include "unit.h"
