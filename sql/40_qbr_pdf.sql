@@ -118,6 +118,12 @@ SELECT name, regexp_count(encode(pdf, 'escape'), '/Type /Outlines') - 1 AS bookm
 -- the same document always renders to the same bytes
 SELECT md5(etop.qbr_render_doc(doc)) = md5(etop.qbr_render_doc(doc)) AS deterministic
   FROM qbr_docs WHERE name = 'full';
+-- null is the same as absent, also for array elements; the narrative is passed on as a
+-- provider wrote it (etop.narrative_offline() adds "provider" and "wins")
+SELECT length(etop.qbr_render_doc('{"client": {"name": "A", "segment": null}, "period": "Q1 2026",
+    "risks": [null, {"title": "x", "status": null}], "wins": [null, "w"], "outcome_plan": null,
+    "narrative": {"provider": "offline", "executive_summary": "s", "wins": ["w1", "w2"]}}')) > 0
+       AS nulls_and_narrative_ok;
 -- NULL in, NULL out
 SELECT etop.qbr_render_doc(NULL) IS NULL AS null_is_null;
 

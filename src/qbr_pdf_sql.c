@@ -285,8 +285,9 @@ get_strings(JsonbContainer *obj, const char *base, const char *key, int *n)
 }
 
 /*
- * Calls fn for each object in the array at key; fn parses element i (whose
- * path is given for messages) into out + i * elemsize.
+ * Calls fn for each object in the array at key (null elements skipped); fn
+ * parses one element (whose path is given for messages) into the next slot
+ * of the returned array.
  */
 typedef void (*ElemFn) (JsonbContainer *obj, const char *path, void *out);
 
@@ -306,8 +307,11 @@ get_objects(JsonbContainer *obj, const char *base, const char *key, size_t elems
 	for (i = 0; i < size; i++)
 	{
 		JsonbValue *v = getIthJsonbValueFromContainer(arr, i);
-		char	   *path = elem_path(base, key, i);
+		char	   *path;
 
+		if (v->type == jbvNull)
+			continue;			/* null elements are skipped, as absent */
+		path = elem_path(base, key, i);
 		if (v->type != jbvBinary || !JsonContainerIsObject(v->val.binary.data))
 			bad_type(path, NULL, "an object", v);
 		fn(v->val.binary.data, path, out + elemsize * (*n)++);
