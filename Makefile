@@ -17,6 +17,8 @@ DATA_built  = $(EXTENSION)--$(EXTVERSION).sql
 
 PG_CPPFLAGS = -I$(CURDIR)/include
 SHLIB_LINK += -lcurl -lhpdf -lm
+# qbr_logo.c decodes logos with libpng before libharu sees them (see there why).
+SHLIB_LINK += -lpng
 
 # pg_regress tests: every sql/NN_name.sql, run in name order.
 REGRESS      = $(sort $(basename $(notdir $(wildcard sql/[0-9]*.sql))))

@@ -6,7 +6,7 @@ set -euo pipefail
 PACKAGES=(
     build-essential pkg-config
     postgresql-15 postgresql-server-dev-15 postgresql-15-cron postgresql-common
-    libcurl4-openssl-dev libhpdf-dev
+    libcurl4-openssl-dev libhpdf-dev libpng-dev
     fonts-dejavu-core poppler-utils
     python3 curl ca-certificates
 )

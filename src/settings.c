@@ -52,6 +52,17 @@ etop_is_preloaded(void)
 void
 etop_define_settings(void)
 {
+	/*
+	 * PostgreSQL refuses, with FATAL, to define a PGC_POSTMASTER parameter
+	 * after server start, i.e. whenever etop is loaded by a backend because
+	 * shared_preload_libraries does not name it.  Then there are no
+	 * background workers and these parameters mean nothing, so they are
+	 * defined as reloadable instead: the backend lives, and everything that
+	 * runs in a session (scores, narratives, PDF rendering) works.
+	 */
+	GucContext	startup_only = process_shared_preload_libraries_in_progress ?
+		PGC_POSTMASTER : PGC_SIGHUP;
+
 	loaded_by_preload = process_shared_preload_libraries_in_progress;
 
 	DefineCustomStringVariable("etop.database_name",
@@ -59,7 +70,7 @@ etop_define_settings(void)
 							   "The etop extension must be created in this database.",
 							   &etop_database_name,
 							   "postgres",
-							   PGC_POSTMASTER,
+							   startup_only,
 							   GUC_SUPERUSER_ONLY,
 							   NULL, NULL, NULL);
 
@@ -76,7 +87,7 @@ etop_define_settings(void)
 							"Number of background workers that generate QBRs.",
 							"0 disables the queue workers (jobs then wait).",
 							&etop_qbr_workers, 1, 0, 16,
-							PGC_POSTMASTER, 0, NULL, NULL, NULL);
+							startup_only, 0, NULL, NULL, NULL);
 
 	DefineCustomIntVariable("etop.qbr_poll_interval",
 							"How long an idle QBR worker waits before looking for jobs again.",

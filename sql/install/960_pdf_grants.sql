@@ -1,0 +1,3 @@
+-- Grants for QBR PDF rendering.  etop.qbr_render_doc() reads nothing but its
+-- argument, so every etop role may render documents it already holds.
+GRANT EXECUTE ON FUNCTION etop.qbr_render_doc(jsonb) TO etop_admin, etop_am, etop_reader;
