@@ -604,10 +604,15 @@ finish_run(EtopSyncContext *ctx)
 		elog(ERROR, "adapter \"%s\" has no normalization function", ctx->adapter);
 	begin_tx("etop sync: normalizing");
 	/* regprocedure text is "etop.normalize_x(bigint)": call it by name */
-	sql = psprintf("WITH n AS (SELECT %s($1) AS counts)"
+	/* where the time went: fetching (start to now) and normalizing (now to the end) */
+	sql = psprintf("WITH t AS (SELECT clock_timestamp() AS fetched),"
+				   " n AS (SELECT %s($1) AS counts)"
 				   " UPDATE etop.sync_runs r SET status = 'succeeded', record_counts = n.counts,"
-				   "        finished_at = clock_timestamp(), progress = progress || '{\"step\": \"done\"}'"
-				   "   FROM n WHERE r.id = $1",
+				   "        finished_at = clock_timestamp(),"
+				   "        progress = progress || jsonb_build_object('step', 'done',"
+				   "            'fetch_seconds', round(extract(epoch FROM t.fetched - r.started_at)::numeric, 3),"
+				   "            'normalize_seconds', round(extract(epoch FROM clock_timestamp() - t.fetched)::numeric, 3))"
+				   "   FROM n, t WHERE r.id = $1",
 				   pnstrdup(ctx->normalize, strcspn(ctx->normalize, "(")));
 	exec_args(sql, 1, types, values, SPI_OK_UPDATE);
 	exec_args("UPDATE etop.connections c SET last_sync_at = r.finished_at, sync_cursor = r.started_at"
