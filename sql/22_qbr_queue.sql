@@ -82,7 +82,7 @@ UPDATE qbrs SET narrative = '{}' WHERE id = :qbr1;   -- only status and note may
 RESET ROLE;
 SELECT action, role, before, after - 'job_id' AS after FROM audit_log WHERE entity = 'qbr' AND entity_id = :'qbr1' ORDER BY id;
 SELECT count(*) AS published FROM qbrs WHERE status NOT IN ('draft', 'approved', 'rejected');
-SELECT length(qbr_pdf(:qbr1)) IS NULL AS no_pdf_yet;
+SELECT substr(qbr_pdf(:qbr1), 1, 5) = '%PDF-'::bytea AS draft_has_its_pdf;
 
 DELETE FROM client_assignments;
 DROP ROLE etop_test_am1, etop_test_am2;

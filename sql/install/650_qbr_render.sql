@@ -6,6 +6,46 @@
 -- roadmap from etop.recommendations, and the outcome plan.  Segment never
 -- changes the content.
 
+-- JSON from a narrative provider, as strings: an array's elements (objects
+-- as their text), a string as itself; anything else NULL.
+CREATE FUNCTION etop.json_texts(v jsonb) RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+    SELECT CASE jsonb_typeof(v)
+        WHEN 'array' THEN coalesce((SELECT jsonb_agg(CASE jsonb_typeof(e) WHEN 'string' THEN e #>> '{}'
+                                                                        ELSE e::text END)
+                                      FROM jsonb_array_elements(v) e WHERE jsonb_typeof(e) <> 'null'), '[]')
+        WHEN 'string' THEN jsonb_build_array(v #>> '{}')
+        WHEN 'object' THEN (SELECT jsonb_agg(key || ': ' || CASE jsonb_typeof(value) WHEN 'string'
+                                                               THEN value #>> '{}' ELSE value::text END)
+                              FROM jsonb_each(v))
+    END
+$$;
+
+-- A narrative reduced to the document's shape, whatever a provider wrote:
+-- an LLM may return trends as a list, priorities in capitals, numbers as
+-- strings.  Unknown keys are dropped.
+CREATE FUNCTION etop.narrative_for_document(n jsonb) RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+    SELECT jsonb_strip_nulls(jsonb_build_object(
+        'executive_summary', (SELECT to_jsonb(string_agg(x, E'\n\n'))
+                                FROM jsonb_array_elements_text(etop.json_texts(n->'executive_summary')) x),
+        'trends', (SELECT to_jsonb(string_agg(x, E'\n'))
+                     FROM jsonb_array_elements_text(etop.json_texts(n->'trends')) x),
+        'recommendations', (SELECT jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
+                                       'title', coalesce(r->>'title', 'Recommendation'),
+                                       'description', r->>'description',
+                                       'priority', lower(r->>'priority'), 'effort', lower(r->>'effort'),
+                                       'cost_range', r->>'cost_range',
+                                       'evidence', etop.json_texts(r->'evidence'))))
+                              FROM jsonb_array_elements(CASE WHEN jsonb_typeof(n->'recommendations') = 'array'
+                                                             THEN n->'recommendations' ELSE '[]' END) r
+                             WHERE jsonb_typeof(r) = 'object'),
+        'discussion_points', etop.json_texts(n->'discussion_points'),
+        'wins', etop.json_texts(n->'wins')))
+$$;
+
 CREATE FUNCTION etop.qbr_document(p_client_id integer, p_narrative jsonb DEFAULT NULL,
                                   p_as_of date DEFAULT current_date, p_draft boolean DEFAULT true)
 RETURNS jsonb
@@ -49,7 +89,7 @@ BEGIN
                                        'movement', s->'risk'->'movement'->'text'),
             'experience', jsonb_build_object('score', s->'experience'->'score',
                                              'movement', s->'experience'->'movement'->'text')),
-        'narrative', narrative - 'provider',
+        'narrative', etop.narrative_for_document(narrative),
         'risks', coalesce((
             SELECT jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
                        'title', r.title, 'business_impact', coalesce(r.business_impact, r.description),
