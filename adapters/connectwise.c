@@ -20,6 +20,7 @@
 #include "utils/jsonb.h"
 
 #include "etop/adapter.h"
+#include "etop/json_util.h"
 
 PGDLLEXPORT void etop_adapter_connectwise(EtopSyncContext *ctx);
 
@@ -95,18 +96,11 @@ company_ids(EtopSyncContext *ctx, const CwAuth *auth)
 		for (int i = 0; i < n; i++)
 		{
 			JsonbValue *rec = getIthJsonbValueFromContainer(&j->root, i);
-			JsonbValue	k,
-					   *v;
+			char	   *id = (rec && rec->type == jbvBinary)
+				? etop_jsonb_text(rec->val.binary.data, "id") : NULL;
 
-			if (rec == NULL || rec->type != jbvBinary)
-				continue;
-			k.type = jbvString;
-			k.val.string.val = "id";
-			k.val.string.len = 2;
-			v = findJsonbValueFromContainer(rec->val.binary.data, JB_FOBJECT, &k);
-			if (v && v->type == jbvNumeric)
-				ids = lappend(ids, DatumGetCString(DirectFunctionCall1(numeric_out,
-																	   NumericGetDatum(v->val.numeric))));
+			if (id)
+				ids = lappend(ids, id);
 		}
 		if (n < 1000)
 			break;

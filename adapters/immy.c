@@ -19,6 +19,7 @@
 #include "utils/jsonb.h"
 
 #include "etop/adapter.h"
+#include "etop/json_util.h"
 
 PGDLLEXPORT void etop_adapter_immy(EtopSyncContext *ctx);
 
@@ -30,16 +31,12 @@ collect_ids(const char *json, const char *array_key, StringInfo buf)
 {
 	Jsonb	   *j = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(json)));
 	JsonbContainer *arr = &j->root;
-	JsonbValue	k,
-			   *v;
 	int			n = 0;
 
-	k.type = jbvString;
 	if (array_key)
 	{
-		k.val.string.val = (char *) array_key;
-		k.val.string.len = strlen(array_key);
-		v = findJsonbValueFromContainer(&j->root, JB_FOBJECT, &k);
+		JsonbValue *v = etop_jsonb_key(&j->root, array_key);
+
 		if (v == NULL || v->type != jbvBinary)
 			return 0;
 		arr = v->val.binary.data;
@@ -49,18 +46,13 @@ collect_ids(const char *json, const char *array_key, StringInfo buf)
 	for (int i = 0; i < (int) JsonContainerSize(arr); i++)
 	{
 		JsonbValue *rec = getIthJsonbValueFromContainer(arr, i);
-		JsonbValue *id;
+		JsonbValue *id = (rec && rec->type == jbvBinary)
+			? etop_jsonb_key(rec->val.binary.data, "id") : NULL;
 
-		if (rec == NULL || rec->type != jbvBinary)
-			continue;
-		k.val.string.val = "id";
-		k.val.string.len = 2;
-		id = findJsonbValueFromContainer(rec->val.binary.data, JB_FOBJECT, &k);
 		if (id && id->type == jbvNumeric)
 		{
 			appendStringInfo(buf, "%s%s", buf->len > 1 ? ", " : "",
-							 DatumGetCString(DirectFunctionCall1(numeric_out,
-																 NumericGetDatum(id->val.numeric))));
+							 etop_jsonb_text(rec->val.binary.data, "id"));
 			n++;
 		}
 	}

@@ -21,6 +21,7 @@
 #include "utils/jsonb.h"
 
 #include "etop/citations.h"
+#include "etop/json_util.h"
 #include "etop/narrative.h"
 
 typedef struct FoundCitation
@@ -135,13 +136,8 @@ walk_value(Walk *w, JsonbValue *v, const char *path)
 static void
 check_recommendations(Walk *w, Jsonb *narrative)
 {
-	JsonbValue *recs;
-	JsonbValue	k;
+	JsonbValue *recs = etop_jsonb_key(&narrative->root, "recommendations");
 
-	k.type = jbvString;
-	k.val.string.val = "recommendations";
-	k.val.string.len = strlen("recommendations");
-	recs = findJsonbValueFromContainer(&narrative->root, JB_FOBJECT, &k);
 	if (recs == NULL || recs->type != jbvBinary || !JsonContainerIsArray(recs->val.binary.data))
 		return;
 
@@ -152,14 +148,10 @@ check_recommendations(Walk *w, Jsonb *narrative)
 				   *title = NULL;
 		int			cites = 0;
 
-		if (rec && rec->type == jbvBinary && JsonContainerIsObject(rec->val.binary.data))
+		if (rec && rec->type == jbvBinary)
 		{
-			k.val.string.val = "evidence";
-			k.val.string.len = strlen("evidence");
-			ev = findJsonbValueFromContainer(rec->val.binary.data, JB_FOBJECT, &k);
-			k.val.string.val = "title";
-			k.val.string.len = strlen("title");
-			title = findJsonbValueFromContainer(rec->val.binary.data, JB_FOBJECT, &k);
+			ev = etop_jsonb_key(rec->val.binary.data, "evidence");
+			title = etop_jsonb_key(rec->val.binary.data, "title");
 		}
 		if (ev && ev->type == jbvBinary && JsonContainerIsArray(ev->val.binary.data))
 		{

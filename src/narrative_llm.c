@@ -21,6 +21,7 @@
 
 #include "etop/etop.h"
 #include "etop/http_client.h"
+#include "etop/json_util.h"
 #include "etop/llm.h"
 
 const char *etop_llm_system_prompt =
@@ -82,19 +83,6 @@ llm_free(void *ctx, void *ptr)
 
 /* ---------- reading the reply ---------- */
 
-static JsonbValue *
-get_key(JsonbContainer *c, const char *key)
-{
-	JsonbValue	k;
-
-	if (c == NULL || !JsonContainerIsObject(c))
-		return NULL;
-	k.type = jbvString;
-	k.val.string.val = (char *) key;
-	k.val.string.len = strlen(key);
-	return findJsonbValueFromContainer(c, JB_FOBJECT, &k);
-}
-
 /* Parse the API reply; sets *content to the assistant's text and *usage. */
 static char *
 parse_reply(const char *body, char **content, char **usage)
@@ -107,16 +95,16 @@ parse_reply(const char *body, char **content, char **usage)
 	JsonbValue *first;
 
 	reply = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(body)));
-	choices = get_key(&reply->root, "choices");
+	choices = etop_jsonb_key(&reply->root, "choices");
 	if (choices == NULL || choices->type != jbvBinary || JsonContainerSize(choices->val.binary.data) == 0)
 		return "OpenAI API returned no choices";
 	first = getIthJsonbValueFromContainer(choices->val.binary.data, 0);
-	msg = first && first->type == jbvBinary ? get_key(first->val.binary.data, "message") : NULL;
-	text = msg && msg->type == jbvBinary ? get_key(msg->val.binary.data, "content") : NULL;
+	msg = first && first->type == jbvBinary ? etop_jsonb_key(first->val.binary.data, "message") : NULL;
+	text = msg && msg->type == jbvBinary ? etop_jsonb_key(msg->val.binary.data, "content") : NULL;
 	if (text == NULL || text->type != jbvString)
 		return "OpenAI API returned no message content";
 	*content = pnstrdup(text->val.string.val, text->val.string.len);
-	u = get_key(&reply->root, "usage");
+	u = etop_jsonb_key(&reply->root, "usage");
 	*usage = (u && u->type == jbvBinary) ? JsonbToCString(NULL, u->val.binary.data, -1) : NULL;
 	return NULL;
 }

@@ -21,48 +21,22 @@
 #include "utils/jsonb.h"
 #include "utils/numeric.h"
 
+#include "etop/json_util.h"
+
 /* ---------- reading the input ---------- */
-
-static JsonbValue *
-jget(JsonbContainer *obj, const char *key)
-{
-	JsonbValue	k;
-
-	if (obj == NULL || !JsonContainerIsObject(obj))
-		return NULL;
-	k.type = jbvString;
-	k.val.string.val = (char *) key;
-	k.val.string.len = strlen(key);
-	return findJsonbValueFromContainer(obj, JB_FOBJECT, &k);
-}
 
 static JsonbContainer *
 jobj(JsonbContainer *obj, const char *key)
 {
-	JsonbValue *v = jget(obj, key);
+	JsonbValue *v = etop_jsonb_key(obj, key);
 
 	return (v && v->type == jbvBinary) ? v->val.binary.data : NULL;
-}
-
-/* string value or NULL (numbers are rendered as text) */
-static char *
-jstr(JsonbContainer *obj, const char *key)
-{
-	JsonbValue *v = jget(obj, key);
-
-	if (v == NULL)
-		return NULL;
-	if (v->type == jbvString)
-		return pnstrdup(v->val.string.val, v->val.string.len);
-	if (v->type == jbvNumeric)
-		return DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v->val.numeric)));
-	return NULL;
 }
 
 static bool
 jnum(JsonbContainer *obj, const char *key, double *out)
 {
-	JsonbValue *v = jget(obj, key);
+	JsonbValue *v = etop_jsonb_key(obj, key);
 
 	if (v == NULL || v->type != jbvNumeric)
 		return false;
@@ -289,9 +263,9 @@ etop_narrative_offline(PG_FUNCTION_ARGS)
 	JsonbContainer *passing = jobj(in, "passing_policies");
 	JsonbContainer *categories = jobj(in, "top_categories");
 	JsonbContainer *planned = jobj(in, "recommendations");
-	char	   *name = jstr(client, "name");
-	char	   *period = jstr(in, "period");
-	char	   *prev_period = jstr(in, "previous_period");
+	char	   *name = etop_jsonb_text(client, "name");
+	char	   *period = etop_jsonb_text(in, "period");
+	char	   *prev_period = etop_jsonb_text(in, "previous_period");
 	StringInfoData p1,
 				p2,
 				p3,
@@ -307,7 +281,7 @@ etop_narrative_offline(PG_FUNCTION_ARGS)
 			   *worst_cite;
 	double		lifecycle_total = 0;
 	double		lifecycle_count = jlen(lifecycle);
-	char	   *currency = jstr(jobj(in, "settings"), "currency");
+	char	   *currency = etop_jsonb_text(jobj(in, "settings"), "currency");
 	ListCell   *lc;
 
 	if (!JB_ROOT_IS_OBJECT(input) || client == NULL || name == NULL || period == NULL)
@@ -324,7 +298,7 @@ etop_narrative_offline(PG_FUNCTION_ARGS)
 		char	   *s = score_text(std),
 				   *r = score_text(risk),
 				   *e = score_text(exp);
-		char	   *level = jstr(risk, "level");
+		char	   *level = etop_jsonb_text(risk, "level");
 
 		List	   *scored = NIL,
 				   *unscored = NIL;
@@ -366,7 +340,7 @@ etop_narrative_offline(PG_FUNCTION_ARGS)
 		for (int k = 0; k < 3; k++)
 		{
 			JsonbContainer *sc = k == 0 ? std : (k == 1 ? risk : exp);
-			char	   *m = jstr(jobj(sc, "movement"), "text");
+			char	   *m = etop_jsonb_text(jobj(sc, "movement"), "text");
 
 			if (m)
 				movements = lappend(movements, m);
@@ -390,7 +364,7 @@ etop_narrative_offline(PG_FUNCTION_ARGS)
 	initStringInfo(&p2);
 	if (jlen(mitigated) > 0)
 	{
-		char	   *t = jstr(jat(mitigated, 0), "title");
+		char	   *t = etop_jsonb_text(jat(mitigated, 0), "title");
 
 		appendStringInfo(&p2, "The biggest win this quarter was closing the risk \"%s\" [Risk: %s]", t, t);
 		if (jlen(mitigated) > 1)
@@ -398,7 +372,7 @@ etop_narrative_offline(PG_FUNCTION_ARGS)
 		appendStringInfoString(&p2, ", which directly lowers the chance of a costly incident.");
 		for (int i = 0; i < jlen(mitigated) && list_length(wins) < 3; i++)
 		{
-			char	   *w = jstr(jat(mitigated, i), "title");
+			char	   *w = etop_jsonb_text(jat(mitigated, i), "title");
 
 			wins = lappend(wins, psprintf("Closed the risk \"%s\" [Risk: %s]", w, w));
 		}
@@ -432,11 +406,11 @@ etop_narrative_offline(PG_FUNCTION_ARGS)
 	for (int i = 0; i < jlen(top_risks) && list_length(recs) < 3; i++)
 	{
 		JsonbContainer *r = jat(top_risks, i);
-		char	   *t = jstr(r, "title");
-		char	   *mit = jstr(r, "mitigation");
-		char	   *impact = jstr(r, "business_impact");
-		char	   *type = jstr(r, "risk_type");
-		char	   *sev = jstr(r, "severity");
+		char	   *t = etop_jsonb_text(r, "title");
+		char	   *mit = etop_jsonb_text(r, "mitigation");
+		char	   *impact = etop_jsonb_text(r, "business_impact");
+		char	   *type = etop_jsonb_text(r, "risk_type");
+		char	   *sev = etop_jsonb_text(r, "severity");
 		double		rank = 0;
 		Rec		   *rec = palloc0(sizeof(Rec));
 
@@ -479,7 +453,7 @@ etop_narrative_offline(PG_FUNCTION_ARGS)
 		rec->cost_range = cost_bucket(lifecycle_total);
 		for (int i = 0; i < jlen(lifecycle) && i < 3; i++)
 			rec->evidence = lappend(rec->evidence,
-									psprintf("[Device: %s]", jstr(jat(lifecycle, i), "name")));
+									psprintf("[Device: %s]", etop_jsonb_text(jat(lifecycle, i), "name")));
 		recs = lappend(recs, rec);
 	}
 	if (jlen(failing) > 0)
@@ -492,7 +466,7 @@ etop_narrative_offline(PG_FUNCTION_ARGS)
 		appendStringInfoString(&d, "These Microsoft Secure Score controls are not in place: ");
 		for (int i = 0; i < jlen(failing) && i < 3; i++)
 		{
-			char	   *t = jstr(jat(failing, i), "title");
+			char	   *t = etop_jsonb_text(jat(failing, i), "title");
 
 			appendStringInfo(&d, "%s%s", i ? ", " : "", t);
 			rec->evidence = lappend(rec->evidence, psprintf("[Policy: %s]", t));
@@ -530,9 +504,9 @@ etop_narrative_offline(PG_FUNCTION_ARGS)
 	if (jlen(categories) > 0 && list_length(recs) < 7)
 	{
 		JsonbContainer *k = jat(categories, 0);
-		char	   *cat = jstr(k, "category");
-		char	   *n = jstr(k, "tickets");
-		char	   *ex = jstr(k, "example_ticket");
+		char	   *cat = etop_jsonb_text(k, "category");
+		char	   *n = etop_jsonb_text(k, "tickets");
+		char	   *ex = etop_jsonb_text(k, "example_ticket");
 		Rec		   *rec = palloc0(sizeof(Rec));
 
 		rec->title = psprintf("Reduce \"%s\" tickets", cat);
@@ -555,11 +529,11 @@ etop_narrative_offline(PG_FUNCTION_ARGS)
 		if (jlen(ev) == 0)
 			continue;
 		rec = palloc0(sizeof(Rec));
-		rec->title = jstr(p, "title");
-		rec->description = jstr(p, "description");
-		rec->priority = jstr(p, "priority");
-		rec->effort = jstr(p, "effort");
-		rec->cost_range = jstr(p, "cost_range");
+		rec->title = etop_jsonb_text(p, "title");
+		rec->description = etop_jsonb_text(p, "description");
+		rec->priority = etop_jsonb_text(p, "priority");
+		rec->effort = etop_jsonb_text(p, "effort");
+		rec->cost_range = etop_jsonb_text(p, "cost_range");
 		for (int j = 0; j < jlen(ev); j++)
 			rec->evidence = lappend(rec->evidence, jat_str(ev, j));
 		recs = lappend(recs, rec);
@@ -570,9 +544,9 @@ etop_narrative_offline(PG_FUNCTION_ARGS)
 	if (jlen(top_risks) > 0)
 	{
 		JsonbContainer *r = jat(top_risks, 0);
-		char	   *t = jstr(r, "title");
-		char	   *impact = jstr(r, "business_impact");
-		char	   *mit = jstr(r, "mitigation");
+		char	   *t = etop_jsonb_text(r, "title");
+		char	   *impact = etop_jsonb_text(r, "business_impact");
+		char	   *mit = etop_jsonb_text(r, "mitigation");
 
 		appendStringInfo(&p3, "The top priority for next quarter is \"%s\" [Risk: %s].", t, t);
 		if (impact)
@@ -583,10 +557,10 @@ etop_narrative_offline(PG_FUNCTION_ARGS)
 	else if (jlen(lifecycle) > 0)
 		appendStringInfo(&p3, "The top priority for next quarter is replacing aging hardware, starting with "
 						 "[Device: %s], before failures interrupt work.",
-						 jstr(jat(lifecycle, 0), "name"));
+						 etop_jsonb_text(jat(lifecycle, 0), "name"));
 	else if (jlen(failing) > 0)
 	{
-		char	   *t = jstr(jat(failing, 0), "title");
+		char	   *t = etop_jsonb_text(jat(failing, 0), "title");
 
 		appendStringInfo(&p3, "The top priority for next quarter is closing the gap in [Policy: %s], "
 						 "a low-cost change that reduces the risk of account takeover.", t);
@@ -617,7 +591,7 @@ etop_narrative_offline(PG_FUNCTION_ARGS)
 				JsonbContainer *k = jat(categories, i);
 
 				appendStringInfo(&trends, "%s%s (%s tickets, e.g. [Ticket #%s])", i ? "; " : "",
-								 jstr(k, "category"), jstr(k, "tickets"), jstr(k, "example_ticket"));
+								 etop_jsonb_text(k, "category"), etop_jsonb_text(k, "tickets"), etop_jsonb_text(k, "example_ticket"));
 			}
 			appendStringInfoString(&trends, ". ");
 		}
@@ -637,7 +611,7 @@ etop_narrative_offline(PG_FUNCTION_ARGS)
 	/* ---- discussion points (3-5) ---- */
 	if (jlen(top_risks) > 0)
 	{
-		char	   *t = jstr(jat(top_risks, 0), "title");
+		char	   *t = etop_jsonb_text(jat(top_risks, 0), "title");
 
 		points = lappend(points, psprintf("Decide how to handle \"%s\" [Risk: %s] and who owns it.", t, t));
 	}
@@ -645,7 +619,7 @@ etop_narrative_offline(PG_FUNCTION_ARGS)
 		points = lappend(points, psprintf("Agree a hardware refresh budget: %.0f device%s past lifecycle, "
 										  "starting with [Device: %s].", lifecycle_count,
 										  lifecycle_count == 1 ? "" : "s",
-										  jstr(jat(lifecycle, 0), "name")));
+										  etop_jsonb_text(jat(lifecycle, 0), "name")));
 	if (worst)
 		points = lappend(points, psprintf("Review %s, the weakest area this quarter%s%s.",
 										  label_of(worst), worst_cite ? ": " : "",

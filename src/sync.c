@@ -38,6 +38,7 @@
 #include "etop/adapter.h"
 #include "etop/etop.h"
 #include "etop/http_client.h"
+#include "etop/json_util.h"
 
 PGDLLEXPORT void etop_sync_worker_main(Datum main_arg);
 
@@ -212,24 +213,7 @@ http_failure(EtopSyncContext *ctx, const etop_http_response *r, const char *url)
 static const char *
 jsonb_text(Jsonb *j, const char *key)
 {
-	JsonbValue	k,
-			   *v;
-
-	if (j == NULL || !JB_ROOT_IS_OBJECT(j))
-		return NULL;
-	k.type = jbvString;
-	k.val.string.val = (char *) key;
-	k.val.string.len = strlen(key);
-	v = findJsonbValueFromContainer(&j->root, JB_FOBJECT, &k);
-	if (v == NULL)
-		return NULL;
-	if (v->type == jbvString)
-		return pnstrdup(v->val.string.val, v->val.string.len);
-	if (v->type == jbvNumeric)
-		return DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v->val.numeric)));
-	if (v->type == jbvBool)
-		return v->val.boolean ? "true" : "false";
-	return NULL;
+	return j ? etop_jsonb_text(&j->root, key) : NULL;
 }
 
 const char *

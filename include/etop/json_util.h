@@ -1,0 +1,16 @@
+/*
+ * json_util.h — small jsonb helpers shared by the C files that read
+ * documents (narratives, vendor replies, connection settings).
+ */
+#ifndef ETOP_JSON_UTIL_H
+#define ETOP_JSON_UTIL_H
+
+#include "utils/jsonb.h"
+
+/* The value of key in an object container, or NULL (also when c is not an object). */
+extern JsonbValue *etop_jsonb_key(JsonbContainer *c, const char *key);
+
+/* A string/number/boolean member as text (palloc'd), or NULL. */
+extern char *etop_jsonb_text(JsonbContainer *c, const char *key);
+
+#endif							/* ETOP_JSON_UTIL_H */
