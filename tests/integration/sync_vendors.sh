@@ -16,7 +16,7 @@ snapshot() { q -c "SELECT md5(string_agg(t, '|' ORDER BY t)) FROM (
     SELECT 'c' || row(c.*)::text t FROM etop.clients c UNION ALL SELECT 'd' || row(d.*)::text FROM etop.devices d
     UNION ALL SELECT 't' || row(x.*)::text FROM etop.tickets x UNION ALL SELECT 'u' || row(u.*)::text FROM etop.users u
     UNION ALL SELECT 'k' || row(k.*)::text FROM etop.controls k UNION ALL SELECT 'r' || row(r.*)::text FROM etop.risks r) s"; }
-sync() { q -c "SELECT (etop.sync_now('$1') - 'run_id' - 'synced_at')::text"; }
+sync() { q -c "SELECT (etop.sync_now('$1', ${2:-false}) - 'run_id' - 'synced_at')::text"; }
 cw()   { curl -s -X POST -d "$1" "http://127.0.0.1:$CW_PORT/__control" >/dev/null; }
 graph() { curl -s -X POST -d "$1" "http://127.0.0.1:$GRAPH_PORT/__control" >/dev/null; }
 
@@ -57,7 +57,7 @@ for scenario in 503 hang drop malformed wrong-types; do
         malformed) cw '{"scenario": "malformed", "path": "/v4_6_release/apis/3.0/service/tickets"}'; want="ConnectWise returned malformed JSON" ;;
         wrong-types) cw '{"scenario": "wrong-types", "path": "/v4_6_release/apis/3.0/service/tickets"}'; want="" ;;
     esac
-    R=$(sync connectwise)
+    R=$(sync connectwise true)      # full: every record is fetched (and broken)
     err=$(q -c "SELECT '$R'::jsonb->>'error'")
     if [ -n "$want" ]; then expect "$scenario: clear error" "$err" "$want"; else
         [ -n "$err" ] && ok "$scenario: clear error ($err)" || bad "$scenario: no error"; fi
