@@ -236,26 +236,36 @@ etop_standards_score(const EtopClientMetrics *m, EtopScoreResult *r)
 
 	/* patch_compliance 20%: patched within 30 days of as_of */
 	c = add_component(r, "patch_compliance", 0.20);
-	set_score(c, pct(m->devices_patched_30d, total));
-	evidence(c, "patched_devices", m->devices_patched_30d);
-	evidence(c, "total_devices", total);
-	evidence(c, "window_days", 30);
-	cite_ratio(c, m->devices_patched_30d, total, "devices", "patched within 30 days");
-	c->samples_key = "unpatched_devices";
-	c->samples = &m->unpatched_devices;
+	if (m->devices_patch_known <= 0)
+		missing(c, "No source reports patch dates: component left out");
+	else
+	{
+		set_score(c, pct(m->devices_patched_30d, total));
+		evidence(c, "patched_devices", m->devices_patched_30d);
+		evidence(c, "total_devices", total);
+		evidence(c, "window_days", 30);
+		cite_ratio(c, m->devices_patched_30d, total, "devices", "patched within 30 days");
+		c->samples_key = "unpatched_devices";
+		c->samples = &m->unpatched_devices;
+	}
 
 	/* edr_health 15%: healthy EDR counts fully, installed-but-unhealthy half */
 	c = add_component(r, "edr_health", 0.15);
-	set_score(c, 100.0 * (m->devices_edr_healthy + 0.5 * m->devices_edr_unhealthy) / total);
-	evidence(c, "edr_healthy", m->devices_edr_healthy);
-	evidence(c, "edr_unhealthy", m->devices_edr_unhealthy);
-	evidence(c, "total_devices", total);
-	cite_ratio(c, m->devices_edr_healthy, total, "devices", "have healthy EDR");
-	if (m->devices_edr_unhealthy > 0)
-		cite(c, "%d devices have EDR installed but not reporting healthy",
-			 m->devices_edr_unhealthy);
-	c->samples_key = "missing_edr_devices";
-	c->samples = &m->missing_edr_devices;
+	if (m->devices_edr_known <= 0)
+		missing(c, "No source reports EDR state: component left out");
+	else
+	{
+		set_score(c, 100.0 * (m->devices_edr_healthy + 0.5 * m->devices_edr_unhealthy) / total);
+		evidence(c, "edr_healthy", m->devices_edr_healthy);
+		evidence(c, "edr_unhealthy", m->devices_edr_unhealthy);
+		evidence(c, "total_devices", total);
+		cite_ratio(c, m->devices_edr_healthy, total, "devices", "have healthy EDR");
+		if (m->devices_edr_unhealthy > 0)
+			cite(c, "%d devices have EDR installed but not reporting healthy",
+				 m->devices_edr_unhealthy);
+		c->samples_key = "missing_edr_devices";
+		c->samples = &m->missing_edr_devices;
+	}
 
 	/* m365_secure_score 15%: Microsoft Secure Score as a percentage */
 	c = add_component(r, "m365_secure_score", 0.15);
@@ -336,7 +346,9 @@ etop_risk_score(const EtopClientMetrics *m, EtopScoreResult *r)
 
 	/*
 	 * endpoint_risk 25%: 0.4 x unpatched share + 0.4 x share without EDR +
-	 * 0.2 x open high-severity detections (25 points each, at most 100).
+	 * 0.2 x open high-severity detections (25 points each, at most 100); a
+	 * term whose source reports nothing is left out and the others are
+	 * reweighted (sum of present term weights).
 	 */
 	c = add_component(r, "endpoint_risk", 0.25);
 	if (m->devices_total <= 0)
@@ -346,20 +358,40 @@ etop_risk_score(const EtopClientMetrics *m, EtopScoreResult *r)
 		int			total = m->devices_total;
 		int			unpatched = total - m->devices_patched_30d;
 		int			no_edr = total - m->devices_edr_healthy - m->devices_edr_unhealthy;
+		double		wsum = 0.2,
+					sum = 0.2 * clamp100(25.0 * m->endpoint_open_high);
 
-		set_score(c, 0.4 * pct(unpatched, total) + 0.4 * pct(no_edr, total)
-				  + 0.2 * clamp100(25.0 * m->endpoint_open_high));
+		if (m->devices_patch_known > 0)
+		{
+			wsum += 0.4;
+			sum += 0.4 * pct(unpatched, total);
+		}
+		if (m->devices_edr_known > 0)
+		{
+			wsum += 0.4;
+			sum += 0.4 * pct(no_edr, total);
+		}
+		set_score(c, sum / wsum);
 		evidence(c, "devices", total);
-		evidence(c, "unpatched_devices", unpatched);
-		evidence(c, "devices_missing_edr", no_edr);
 		evidence(c, "open_high_detections", m->endpoint_open_high);
-		cite_ratio(c, no_edr, total, "devices", "have no EDR agent");
-		cite_ratio(c, unpatched, total, "devices", "not patched within 30 days");
+		if (m->devices_edr_known > 0)
+		{
+			evidence(c, "devices_missing_edr", no_edr);
+			cite_ratio(c, no_edr, total, "devices", "have no EDR agent");
+		}
+		if (m->devices_patch_known > 0)
+		{
+			evidence(c, "unpatched_devices", unpatched);
+			cite_ratio(c, unpatched, total, "devices", "not patched within 30 days");
+		}
 		if (m->endpoint_open_high > 0)
 			cite(c, "%d open high-severity endpoint detection%s", m->endpoint_open_high,
 				 m->endpoint_open_high == 1 ? "" : "s");
-		c->samples_key = "missing_edr_devices";
-		c->samples = &m->missing_edr_devices;
+		if (m->devices_edr_known > 0)
+		{
+			c->samples_key = "missing_edr_devices";
+			c->samples = &m->missing_edr_devices;
+		}
 	}
 
 	/*

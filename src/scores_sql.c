@@ -45,11 +45,12 @@
 "        count(*) FILTER (WHERE managed) AS managed,\n" \
 "        count(*) FILTER (WHERE last_patched_at >= patch_ts) AS patched,\n" \
 "        count(*) FILTER (WHERE edr_installed AND edr_healthy) AS edr_ok,\n" \
-"        count(*) FILTER (WHERE edr_installed AND NOT edr_healthy) AS edr_bad,\n" \
+"        count(*) FILTER (WHERE edr_installed AND NOT coalesce(edr_healthy, false)) AS edr_bad,\n" \
+"        count(last_patched_at) AS patch_known, count(edr_installed) AS edr_known,\n" \
 "        (array_agg(name ORDER BY name) FILTER (WHERE NOT managed))[1:10] AS unmanaged,\n" \
 "        (array_agg(name ORDER BY name) FILTER (WHERE last_patched_at IS NULL\n" \
 "                                                 OR last_patched_at < patch_ts))[1:10] AS unpatched,\n" \
-"        (array_agg(name ORDER BY name) FILTER (WHERE NOT edr_installed))[1:10] AS no_edr\n" \
+"        (array_agg(name ORDER BY name) FILTER (WHERE NOT coalesce(edr_installed, false)))[1:10] AS no_edr\n" \
 "       FROM etop.devices, q WHERE %2$s GROUP BY client_id),\n" \
 "im AS (SELECT client_id, count(*) AS assessed, count(*) FILTER (WHERE all_pass) AS passing,\n" \
 "         count(*) FILTER (WHERE NOT all_pass) AS failing,\n" \
@@ -125,7 +126,8 @@
 "       h.standards::float8, h.risk::float8, h.experience::float8, h.quarter,\n" \
 "       coalesce(d.total - d.managed, 0), coalesce(d.total - d.patched, 0),\n" \
 "       coalesce(d.total - d.edr_ok - d.edr_bad, 0), coalesce(im.failing, 0),\n" \
-"       coalesce(u.total - u.mfa, 0)\n" \
+"       coalesce(u.total - u.mfa, 0),\n" \
+"       coalesce(d.patch_known, 0), coalesce(d.edr_known, 0)\n" \
 "  FROM c CROSS JOIN q\n" \
 "  LEFT JOIN d ON d.client_id = c.id LEFT JOIN im ON im.client_id = c.id\n" \
 "  LEFT JOIN ss ON ss.client_id = c.id LEFT JOIN u ON u.client_id = c.id\n" \
@@ -252,6 +254,8 @@ load_metrics(HeapTuple tup, TupleDesc desc, EtopClientMetrics *m, PrevSnapshot *
 		prev->present[i] = !isnull;
 	}
 	prev->quarter = SPI_getvalue(tup, desc, k++);
+	m->devices_patch_known = col_int(tup, desc, 48);
+	m->devices_edr_known = col_int(tup, desc, 49);
 }
 
 /* JSON number: integers without decimals, others with up to 2. */

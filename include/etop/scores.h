@@ -42,6 +42,8 @@ typedef struct EtopClientMetrics
 	int			devices_patched_30d;	/* last_patched_at within 30 days of as_of */
 	int			devices_edr_healthy;	/* EDR installed and reporting healthy */
 	int			devices_edr_unhealthy;	/* EDR installed but not healthy */
+	int			devices_patch_known;	/* devices some source reports patching for */
+	int			devices_edr_known;		/* devices some source reports EDR state for */
 	EtopNameList unmanaged_devices;
 	EtopNameList unpatched_devices;
 	EtopNameList missing_edr_devices;

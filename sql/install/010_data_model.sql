@@ -91,9 +91,9 @@ CREATE TABLE etop.devices (
     model            varchar(100),
     purchase_date    date,
     warranty_expires date,
-    last_patched_at  timestamptz,
-    edr_installed    boolean NOT NULL DEFAULT false,
-    edr_healthy      boolean NOT NULL DEFAULT false,
+    last_patched_at  timestamptz,                 -- NULL: no source reports patching
+    edr_installed    boolean,                     -- NULL: no source reports EDR state
+    edr_healthy      boolean,
     created_at       timestamptz NOT NULL DEFAULT now(),
     updated_at       timestamptz NOT NULL DEFAULT now(),
     UNIQUE (client_id, source, external_id)

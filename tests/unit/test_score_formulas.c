@@ -37,6 +37,8 @@ spec_client(void)
 	m.devices_passing = 40;
 	m.devices_patched_30d = 42;
 	m.devices_edr_healthy = 48;
+	m.devices_patch_known = 50;
+	m.devices_edr_known = 50;
 	m.has_secure_score = true;
 	m.secure_score_controls = 28;
 	m.secure_score_current = 36;
@@ -147,6 +149,22 @@ test_boundaries(void)
 		/* (0.2*90 + 0.2*84 + 0.15*96) / 0.55 = 89.45 */
 		CHECK_NEAR(r.score, 89, 0);
 	}
+
+	/* no source reports patching or EDR: missing, and endpoint risk uses detections only */
+	m = spec_client();
+	m.devices_patch_known = 0;
+	m.devices_edr_known = 0;
+	m.devices_patched_30d = 0;
+	m.devices_edr_healthy = 0;
+	etop_standards_score(&m, &r);
+	CHECK(comp(&r, "patch_compliance")->missing);
+	CHECK(comp(&r, "edr_health")->missing);
+	CHECK(r.has_score);
+	etop_risk_score(&m, &r);
+	CHECK_NEAR(comp(&r, "endpoint_risk")->score, 0, 1e-9);
+	m.endpoint_open_high = 2;
+	etop_risk_score(&m, &r);
+	CHECK_NEAR(comp(&r, "endpoint_risk")->score, 50, 1e-9);
 
 	/* a secure score with no maximum is missing, not a division by zero */
 	m = spec_client();
