@@ -95,6 +95,11 @@ SELECT t.summary, d.name AS device FROM etop.tickets t JOIN etop.devices d ON d.
  WHERE t.source = 'connectwise';
 SELECT count(*) AS duplicate_tickets FROM (
     SELECT 1 FROM etop.tickets GROUP BY client_id, source, external_id HAVING count(*) > 1) s;
+-- replacing that many demo clients empties the big tables the other client has
+-- no rows in, and deletes only the demo rows from the others
+SELECT (etop.demo_seed(3, 1, '2026-01-15')->>'tickets')::int AS demo_tickets;
+SELECT source, count(*) FROM etop.tickets GROUP BY 1 ORDER BY 1;
+SELECT source, count(*) FROM etop.devices GROUP BY 1 ORDER BY 1;
 
 -- bad arguments are refused with a clear message
 SELECT etop.demo_seed(0);

@@ -101,13 +101,14 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
 
-    -- Replace earlier demo data.  A table that holds no other client's rows
-    -- is emptied with TRUNCATE (with every table that references it), the
-    -- others lose their demo rows with one DELETE each; deleting the demo
-    -- clients then cascades to whatever else they own (assignments, scores,
-    -- QBRs) with the usual foreign-key actions.
+    -- Replace earlier demo data: deleting the demo clients cascades to all
+    -- they own.  When there are many, the big tables are emptied first: a
+    -- table that holds no other client's rows with TRUNCATE (together with
+    -- every table that references it), the others with one DELETE each; the
+    -- cascade then only finds what else the clients own (assignments,
+    -- scores, QBRs) and applies the usual foreign-key actions.
     SELECT array_agg(id) INTO old_ids FROM etop.clients WHERE source = 'demo';
-    IF old_ids IS NOT NULL THEN
+    IF cardinality(old_ids) >= 200 THEN
         FOREACH tbl IN ARRAY demo_tables LOOP
             EXECUTE format('SELECT EXISTS (SELECT 1 FROM etop.clients c
                                             WHERE c.source <> ''demo''
@@ -139,8 +140,8 @@ BEGIN
         FOREACH tbl IN ARRAY to_delete LOOP
             EXECUTE format('DELETE FROM etop.%I WHERE client_id = ANY ($1)', tbl) USING old_ids;
         END LOOP;
-        DELETE FROM etop.clients WHERE source = 'demo';
     END IF;
+    DELETE FROM etop.clients WHERE source = 'demo';
     RAISE DEBUG 'demo_seed: old demo data removed (truncated: %) at % s', to_truncate,
         round(extract(epoch FROM clock_timestamp() - t0)::numeric, 1);
 
