@@ -24,7 +24,7 @@ SELECT md5(string_agg(x, '|' ORDER BY x)) = (SELECT d FROM digest1) AS same_data
                      d.edr_installed, d.serial_number)
       FROM etop.devices d JOIN etop.clients c ON c.id = d.client_id) s;
 -- another seed gives other data
-SELECT (etop.demo_seed(5, 2, '2026-01-15')->>'tickets')::int <> 4723 AS other_seed_differs;
+SELECT (etop.demo_seed(5, 2, '2026-01-15')->>'tickets')::int <> 4343 AS other_seed_differs;
 
 -- believable shapes: device names, history, aging hardware, after-hours share
 SELECT etop.demo_seed(5, 1, '2026-01-15') IS NOT NULL AS back_to_seed_1;
@@ -41,14 +41,65 @@ SELECT count(*) FILTER (WHERE purchase_date < '2026-01-15'::date - interval '4 y
        count(*) FILTER (WHERE NOT managed) > 0 AS has_unmanaged,
        count(*) FILTER (WHERE last_patched_at < '2026-01-15'::date - 30) > 0 AS has_unpatched
   FROM etop.devices;
+-- ticket numbers follow time; what is still open was raised in the last days
+SELECT bool_and(t.external_id::bigint > t.prev_number AND t.created_date >= t.prev_created) AS numbers_follow_time
+  FROM (SELECT external_id, created_date,
+               lag(external_id::bigint) OVER w AS prev_number, lag(created_date) OVER w AS prev_created
+          FROM etop.tickets WINDOW w AS (PARTITION BY client_id ORDER BY id)) t
+ WHERE t.prev_number IS NOT NULL;
+SELECT count(*) FILTER (WHERE closed_date IS NULL) > 0 AS some_open,
+       bool_and(closed_date IS NULL OR closed_date <= '2026-01-15 08:00') AS closed_by_as_of,
+       bool_and(status = 'Closed') FILTER (WHERE created_date < '2026-01-08') AS older_ones_closed,
+       bool_and(hours_spent * 4 = round(hours_spent * 4)) AS billed_in_quarter_hours
+  FROM etop.tickets;
+SELECT count(*) FILTER (WHERE NOT mfa_enabled) > 0 AS has_mfa_gaps,
+       count(DISTINCT email) = count(*) AS unique_emails,
+       count(*) FILTER (WHERE display_name = 'Scan to Email') AS scanner_accounts
+  FROM etop.users;
 SELECT control_type, count(*) > 0 AS present FROM etop.controls GROUP BY 1 ORDER BY 1;
 SELECT count(*) AS secure_score_controls_per_client FROM etop.controls
  WHERE control_type = 'm365_secure_score' GROUP BY client_id LIMIT 1;
 
--- only demo rows are replaced
+-- only demo rows are replaced, whatever else other clients own
 INSERT INTO etop.clients (source, external_id, name) VALUES ('connectwise', '19300', 'Real Customer Inc.');
+INSERT INTO etop.devices (client_id, source, external_id, name)
+SELECT id, 'connectwise', '501', 'REAL-PC-01' FROM etop.clients WHERE external_id = '19300';
+INSERT INTO etop.tickets (client_id, device_id, source, external_id, summary)
+SELECT c.id, d.id, 'connectwise', '90001', 'Printer jam' FROM etop.clients c JOIN etop.devices d ON d.client_id = c.id
+ WHERE c.external_id = '19300';
 SELECT etop.demo_seed(3, 1, '2026-01-15')->>'clients' AS demo_clients;
 SELECT source, count(*) FROM etop.clients GROUP BY 1 ORDER BY 1;
+SELECT t.summary, d.name AS device FROM etop.tickets t JOIN etop.devices d ON d.id = t.device_id
+ WHERE t.source = 'connectwise';
+
+-- a large seed builds the big tables' indexes after loading them: they all
+-- come back as they were, and the other client's rows are untouched
+CREATE TEMP TABLE schema_before AS
+SELECT indexname AS name, indexdef AS def FROM pg_indexes WHERE schemaname = 'etop'
+UNION ALL
+SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE connamespace = 'etop'::regnamespace;
+SELECT etop.demo_seed(200, 1, '2026-01-15')->>'clients' AS demo_clients;
+SELECT count(*) AS schema_differences FROM (
+    (SELECT * FROM schema_before
+     EXCEPT ALL
+     SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'etop'
+     EXCEPT ALL
+     SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE connamespace = 'etop'::regnamespace)
+    UNION ALL
+    (SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'etop'
+     UNION ALL
+     SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE connamespace = 'etop'::regnamespace
+     EXCEPT ALL
+     SELECT * FROM schema_before)) d;
+SELECT t.summary, d.name AS device FROM etop.tickets t JOIN etop.devices d ON d.id = t.device_id
+ WHERE t.source = 'connectwise';
+SELECT count(*) AS duplicate_tickets FROM (
+    SELECT 1 FROM etop.tickets GROUP BY client_id, source, external_id HAVING count(*) > 1) s;
+-- replacing that many demo clients empties the big tables the other client has
+-- no rows in, and deletes only the demo rows from the others
+SELECT (etop.demo_seed(3, 1, '2026-01-15')->>'tickets')::int AS demo_tickets;
+SELECT source, count(*) FROM etop.tickets GROUP BY 1 ORDER BY 1;
+SELECT source, count(*) FROM etop.devices GROUP BY 1 ORDER BY 1;
 
 -- bad arguments are refused with a clear message
 SELECT etop.demo_seed(0);

@@ -5,10 +5,15 @@
 -- WS-ACCT-01, aging hardware, patch and EDR state), ~500 tickets a year for
 -- two years before as_of (categories, SLA outcomes, reopens, after-hours),
 -- Immy.Bot baseline results per device, 28 Secure Score controls, risks and
--- recommendations.  Everything is set-based and every "random" value is a
--- hash of (seed, entity, ordinal), so the same arguments always produce the
--- same rows whatever plan the server picks.  Demo rows have source = 'demo';
--- calling it again replaces the previous demo data and nothing else.
+-- recommendations.  Every "random" value is a hash of (seed, entity,
+-- ordinal), so the same arguments always produce the same rows whatever plan
+-- the server picks.  Demo rows have source = 'demo'; calling it again
+-- replaces the previous demo data and nothing else.
+--
+-- The low-volume tables are filled here, set-based; users, devices with
+-- their baseline results, and tickets (millions of rows for thousands of
+-- clients) come from C: src/demo_data.c generates them (pure, unit-tested)
+-- and src/demo_data_sql.c writes them the way COPY does.
 
 -- Uniform pseudo-random number in [0, 1) from a key, a salt and the seed.
 CREATE FUNCTION etop.demo_rand(k bigint, salt integer, seed integer) RETURNS float8
@@ -22,34 +27,175 @@ LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
     SELECT options[1 + floor(r * cardinality(options))::int]
 $$;
 
+-- The C loaders: one array element per client (id, ordinal N of DEMO-0000N,
+-- size), rows written into the caller's transaction.  Used by demo_seed only.
+CREATE FUNCTION etop.demo_load_users(client_ids integer[], ords integer[], n_users integer[],
+                                     domains text[], seed integer, as_of date)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'etop_demo_load_users'
+LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION etop.demo_load_users(integer[], integer[], integer[], text[], integer, date) IS
+    'demo_seed helper: writes the clients'' Entra ID users; returns the number of rows';
+
+CREATE FUNCTION etop.demo_load_devices(client_ids integer[], ords integer[], n_devices integer[],
+                                       seed integer, as_of date,
+                                       OUT devices bigint, OUT controls bigint)
+AS 'MODULE_PATHNAME', 'etop_demo_load_devices'
+LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION etop.demo_load_devices(integer[], integer[], integer[], integer, date) IS
+    'demo_seed helper: writes the clients'' devices and controls (Immy.Bot baselines, Secure Score)';
+
+CREATE FUNCTION etop.demo_load_tickets(client_ids integer[], ords integer[], n_users integer[],
+                                       seed integer, as_of date)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'etop_demo_load_tickets'
+LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION etop.demo_load_tickets(integer[], integer[], integer[], integer, date) IS
+    'demo_seed helper: writes the clients'' tickets of the two years before as_of';
+
 CREATE FUNCTION etop.demo_seed(clients integer, seed integer DEFAULT 1,
                                as_of date DEFAULT current_date)
 RETURNS jsonb
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = etop, pg_catalog, pg_temp
+-- changed below for the bulk load; the caller's values are back on return
+SET session_replication_role = origin
+-- index builds of millions of presorted rows: a small sort (spilling to
+-- disk) is faster than a big one that first has to fault in its memory
+SET maintenance_work_mem = '64MB'
+-- TRUNCATE of tables autovacuum is busy with (after an earlier seed): cancel it
+-- after 50 ms rather than the usual second
+SET deadlock_timeout = '50ms'
 AS $$
 DECLARE
-    counts jsonb;
     t0 timestamptz := clock_timestamp();
+    -- the client-owned tables demo_seed fills (children before parents)
+    demo_tables text[] := ARRAY['tickets', 'controls', 'risks', 'devices', 'users', 'sites',
+                                'contacts', 'agreements', 'recommendations', 'external_refs'];
+    -- big tables whose indexes are rebuilt after a large load
+    bulk_tables text[] := ARRAY['tickets', 'controls', 'devices', 'users'];
+    -- columns demo rows leave NULL: a partial index WHERE <column> IS NOT NULL
+    -- receives no demo row during the load
+    null_columns text[] := ARRAY['tickets.device_id', 'devices.site_id'];
+    old_ids integer[];
+    to_truncate text[] := '{}';
+    to_delete text[] := '{}';
+    blocked text[];
+    rebuild text[] := '{}';
+    stmt text;
+    tbl text;
+    other boolean;
+    idx record;
+    -- one element per demo client, in order of ordinal, for the C loaders
+    a_ids integer[];
+    a_ords integer[];
+    a_users integer[];
+    a_devices integer[];
+    a_domains text[];
+    n_tickets bigint;
+    counts jsonb;
 BEGIN
     IF clients IS NULL OR clients < 1 OR clients > 20000 THEN
         RAISE EXCEPTION 'demo_seed: clients must be between 1 and 20000, got %', clients
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
 
-    -- Replace earlier demo data (cascades to every client-owned table).
+    -- Replace earlier demo data: deleting the demo clients cascades to all
+    -- they own.  When there are many, the big tables are emptied first: a
+    -- table that holds no other client's rows with TRUNCATE (together with
+    -- every table that references it), the others with one DELETE each; the
+    -- cascade then only finds what else the clients own (assignments,
+    -- scores, QBRs) and applies the usual foreign-key actions.
+    SELECT array_agg(id) INTO old_ids FROM etop.clients WHERE source = 'demo';
+    IF cardinality(old_ids) >= 200 THEN
+        FOREACH tbl IN ARRAY demo_tables LOOP
+            EXECUTE format('SELECT EXISTS (SELECT 1 FROM etop.clients c
+                                            WHERE c.source <> ''demo''
+                                              AND EXISTS (SELECT 1 FROM etop.%I x WHERE x.client_id = c.id))',
+                           tbl) INTO other;
+            IF other THEN
+                to_delete := to_delete || tbl;
+            ELSE
+                to_truncate := to_truncate || tbl;
+            END IF;
+        END LOOP;
+        -- TRUNCATE needs every table that references a truncated one in the same command
+        LOOP
+            SELECT array_agg(t) INTO blocked
+              FROM unnest(to_truncate) t
+             WHERE EXISTS (SELECT 1 FROM pg_constraint f
+                            WHERE f.contype = 'f'
+                              AND f.confrelid = format('etop.%I', t)::regclass
+                              AND f.conrelid <> f.confrelid
+                              AND f.conrelid NOT IN (SELECT format('etop.%I', u)::regclass
+                                                       FROM unnest(to_truncate) u));
+            EXIT WHEN blocked IS NULL;
+            to_truncate := ARRAY(SELECT t FROM unnest(to_truncate) t WHERE t <> ALL (blocked));
+            to_delete := ARRAY(SELECT t FROM unnest(demo_tables) t WHERE t <> ALL (to_truncate));
+        END LOOP;
+        IF cardinality(to_truncate) > 0 THEN
+            EXECUTE 'TRUNCATE ' || (SELECT string_agg(format('etop.%I', t), ', ') FROM unnest(to_truncate) t);
+        END IF;
+        FOREACH tbl IN ARRAY to_delete LOOP
+            EXECUTE format('DELETE FROM etop.%I WHERE client_id = ANY ($1)', tbl) USING old_ids;
+        END LOOP;
+    END IF;
     DELETE FROM etop.clients WHERE source = 'demo';
+    RAISE DEBUG 'demo_seed: old demo data removed (truncated: %) at % s', to_truncate,
+        round(extract(epoch FROM clock_timestamp() - t0)::numeric, 1);
 
     -- Bulk load: every row below references a client or device created in
-    -- this function, so foreign-key checks (per-row triggers) are skipped for
-    -- the rest of the transaction, and for large seeds the tickets indexes
-    -- that receive keys in random order are rebuilt once at the end instead
-    -- of being updated row by row.  Both are undone if anything fails.
+    -- this function, so foreign-key checks (per-row triggers) are skipped,
+    -- and for large seeds the indexes of the big tables are built once at
+    -- the end (from rows mostly in index order already) instead of being
+    -- updated row by row, which costs twice as much.  Kept: those
+    -- a foreign key relies on, and partial indexes no demo row enters (they
+    -- cost nothing during the load, but a scan of the table to rebuild),
+    -- and the replica identity and clustering indexes.  Names, definitions,
+    -- tablespaces and comments are restored as they were.  Everything is
+    -- undone if anything fails.
     PERFORM set_config('session_replication_role', 'replica', true);
     IF clients >= 200 THEN
-        DROP INDEX etop.idx_tickets_client;
-        DROP INDEX etop.idx_tickets_created;
+        FOR idx IN
+            SELECT i.indexrelid::regclass::text AS index_name, i.indrelid::regclass::text AS table_name,
+                   con.conname, pg_get_constraintdef(con.oid) AS condef,
+                   pg_get_indexdef(i.indexrelid)
+                   || coalesce(' TABLESPACE ' || quote_ident(ts.spcname), '') AS indexdef,
+                   obj_description(i.indexrelid, 'pg_class') AS index_comment,
+                   obj_description(con.oid, 'pg_constraint') AS constraint_comment
+              FROM pg_index i
+              JOIN pg_class ic ON ic.oid = i.indexrelid
+              LEFT JOIN pg_tablespace ts ON ts.oid = ic.reltablespace
+              LEFT JOIN pg_constraint con
+                     ON con.conindid = i.indexrelid AND con.conrelid = i.indrelid
+                    AND con.contype IN ('p', 'u', 'x')
+             WHERE i.indrelid = ANY (ARRAY(SELECT format('etop.%I', t)::regclass FROM unnest(bulk_tables) t))
+               AND NOT i.indisreplident AND NOT i.indisclustered
+               AND NOT EXISTS (SELECT 1 FROM unnest(null_columns) nc
+                                WHERE i.indrelid = format('etop.%I', split_part(nc, '.', 1))::regclass
+                                  AND pg_get_expr(i.indpred, i.indrelid)
+                                      = format('(%I IS NOT NULL)', split_part(nc, '.', 2)))
+               AND NOT EXISTS (SELECT 1 FROM pg_constraint f
+                                WHERE f.contype = 'f' AND f.conindid = i.indexrelid)
+             ORDER BY i.indrelid, i.indexrelid
+        LOOP
+            IF idx.conname IS NOT NULL THEN
+                EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', idx.table_name, idx.conname);
+                rebuild := rebuild || format('ALTER TABLE %s ADD CONSTRAINT %I %s',
+                                             idx.table_name, idx.conname, idx.condef);
+                IF idx.constraint_comment IS NOT NULL THEN
+                    rebuild := rebuild || format('COMMENT ON CONSTRAINT %I ON %s IS %L',
+                                                 idx.conname, idx.table_name, idx.constraint_comment);
+                END IF;
+            ELSE
+                EXECUTE format('DROP INDEX %s', idx.index_name);
+                rebuild := rebuild || idx.indexdef;
+            END IF;
+            IF idx.index_comment IS NOT NULL THEN
+                rebuild := rebuild || format('COMMENT ON INDEX %s IS %L', idx.index_name, idx.index_comment);
+            END IF;
+        END LOOP;
     END IF;
 
     -- Clients: unique names from three word lists, segments A 15% / B 30% /
@@ -152,125 +298,28 @@ BEGIN
                    (3, 'Backup & Disaster Recovery', 'Add-on', 0.10, 24)) a(n, name, type, share, term)
      WHERE a.n = 1 OR demo_rand(c.ord * 10 + a.n, 21, seed) < 0.6;
 
-    -- Users: Entra ID accounts with a per-client MFA adoption rate and a few
-    -- risky sign-ins.
-    INSERT INTO etop.users (client_id, source, external_id, display_name, email, upn,
-                            account_enabled, mfa_enabled, risk_level, last_sign_in)
-    SELECT c.client_id, 'demo', 'USR-' || c.ord || '-' || u,
-           fn || ' ' || ln, lower(fn || '.' || ln || u || '@' || c.domain),
-           lower(fn || '.' || ln || u || '@' || c.domain),
-           demo_rand(c.ord * 1000 + u, 33, seed) > 0.04,
-           demo_rand(c.ord * 1000 + u, 30, seed) < 0.55 + 0.45 * demo_rand(c.ord, 31, seed),
-           CASE WHEN rr < 0.02 THEN 'high' WHEN rr < 0.05 THEN 'medium' WHEN rr < 0.12 THEN 'low'
-                ELSE 'none' END,
-           as_of - make_interval(hours => floor(demo_rand(c.ord * 1000 + u, 34, seed) *
-                                               CASE WHEN demo_rand(c.ord * 1000 + u, 35, seed) < 0.08
-                                                    THEN 4000 ELSE 300 END)::int)
-      FROM demo_c c, generate_series(1, c.n_usr) u,
-           LATERAL (SELECT demo_pick(ARRAY['anna','ben','carla','david','elena','frank','grace',
-                                           'hassan','ines','jonas','keiko','liam','maria','noah',
-                                           'olga','priya','quinn','rosa','sam','tomas'],
-                                     demo_rand(c.ord * 1000 + u, 36, seed)) AS fn,
-                           demo_pick(ARRAY['schmidt','johnson','garcia','nguyen','okafor','rossi',
-                                           'kowalski','brown','tanaka','mueller','dubois','patel',
-                                           'lee','silva','jansen'],
-                                     demo_rand(c.ord * 1000 + u, 37, seed)) AS ln,
-                           demo_rand(c.ord * 1000 + u, 32, seed) AS rr) p;
+    SELECT array_agg(c.client_id ORDER BY c.ord), array_agg(c.ord ORDER BY c.ord),
+           array_agg(c.n_usr ORDER BY c.ord), array_agg(c.n_dev ORDER BY c.ord),
+           array_agg(c.domain ORDER BY c.ord)
+      INTO a_ids, a_ords, a_users, a_devices, a_domains
+      FROM demo_c c;
+    RAISE DEBUG 'demo_seed: clients, sites, contacts, agreements at % s',
+        round(extract(epoch FROM clock_timestamp() - t0)::numeric, 1);
+
+    -- Users: Entra ID accounts with a per-client MFA adoption rate, a few
+    -- risky or stale sign-ins, a scanner and a shared reception account.
+    PERFORM etop.demo_load_users(a_ids, a_ords, a_users, a_domains, seed, as_of);
+    RAISE DEBUG 'demo_seed: users at % s', round(extract(epoch FROM clock_timestamp() - t0)::numeric, 1);
 
     -- Devices: 3 network devices, 3 servers, then workstations and laptops
-    -- named by department.  Purchase dates spread over 7 years, so some
-    -- hardware is due for replacement; management, patch and EDR coverage
-    -- vary per client.
-    INSERT INTO etop.devices (client_id, site_id, source, external_id, name, type, os, managed,
-                              health_status, last_seen, serial_number, manufacturer, model,
-                              purchase_date, warranty_expires, last_patched_at, edr_installed, edr_healthy)
-    SELECT c.client_id, NULL, 'demo', 'CFG-' || c.ord || '-' || d,
-           CASE WHEN d <= 3 THEN (ARRAY['FW-MAIN-01', 'SW-CORE-01', 'AP-OFFICE-01'])[d]
-                WHEN d <= 6 THEN (ARRAY['SRV-DC-01', 'SRV-FILE-01', 'SRV-APP-01'])[d - 3]
-                ELSE (CASE WHEN r1 < 0.45 THEN 'LT-' ELSE 'WS-' END)
-                     || (ARRAY['ACCT','SALES','OPS','HR','EXEC','ENG','FRONT'])[1 + (d - 7) % 7]
-                     || '-' || lpad(((d - 7) / 7 + 1)::text, 2, '0') END,
-           dtype,
-           CASE dtype WHEN 'network' THEN (ARRAY['FortiOS 7.2', 'Cisco IOS-XE 17.9', 'UniFi OS 3.2'])[d]
-                      WHEN 'server' THEN demo_pick(ARRAY['Windows Server 2022', 'Windows Server 2019',
-                                                         'Windows Server 2016'], r2)
-                      ELSE demo_pick(ARRAY['Windows 11 Pro 23H2', 'Windows 11 Pro 22H2',
-                                           'Windows 10 Pro 22H2', 'macOS 14 Sonoma'], r2) END,
-           managed,
-           CASE WHEN r3 < 0.78 THEN 'healthy' WHEN r3 < 0.95 THEN 'warning' ELSE 'critical' END,
-           as_of - make_interval(hours => floor(r4 * 96)::int),
-           upper(substr(md5(seed || '/' || c.ord || '/' || d), 1, 10)),
-           mfr.m, mfr.model,
-           purchased,
-           purchased + CASE dtype WHEN 'server' THEN 5 * 365 ELSE 3 * 365 END,
-           CASE WHEN managed THEN as_of - make_interval(days => floor(
-                     CASE WHEN demo_rand(c.ord * 1000 + d, 46, seed) < 0.80 + 0.18 * demo_rand(c.ord, 47, seed)
-                          THEN r5 * 29 ELSE 31 + r5 * 90 END)::int) END,
-           edr, edr AND demo_rand(c.ord * 1000 + d, 49, seed) < 0.95
-      FROM demo_c c, generate_series(1, c.n_dev) d,
-           LATERAL (SELECT demo_rand(c.ord * 1000 + d, 40, seed) AS r1,
-                           demo_rand(c.ord * 1000 + d, 41, seed) AS r2,
-                           demo_rand(c.ord * 1000 + d, 42, seed) AS r3,
-                           demo_rand(c.ord * 1000 + d, 43, seed) AS r4,
-                           demo_rand(c.ord * 1000 + d, 45, seed) AS r5,
-                           CASE WHEN d <= 3 THEN 'network' WHEN d <= 6 THEN 'server' ELSE 'endpoint' END AS dtype,
-                           demo_rand(c.ord * 1000 + d, 44, seed) < 0.82 + 0.18 * demo_rand(c.ord, 48, seed) AS managed,
-                           as_of - floor(demo_rand(c.ord * 1000 + d, 50, seed) * 7 * 365)::int AS purchased) x,
-           LATERAL (SELECT demo_rand(c.ord * 1000 + d, 51, seed) < 0.85 + 0.15 * demo_rand(c.ord, 52, seed)
-                           AND x.managed AS edr) e,
-           LATERAL (SELECT CASE x.dtype
-                      WHEN 'network' THEN (ARRAY['Fortinet', 'Cisco', 'Ubiquiti'])[d]
-                      WHEN 'server' THEN 'Dell'
-                      ELSE demo_pick(ARRAY['Dell', 'Lenovo', 'HP', 'Apple'], x.r2) END AS m,
-                           CASE x.dtype
-                      WHEN 'network' THEN (ARRAY['FortiGate 60F', 'Catalyst 9200L', 'U6-Pro'])[d]
-                      WHEN 'server' THEN demo_pick(ARRAY['PowerEdge R740', 'PowerEdge R650', 'PowerEdge T440'], x.r1)
-                      ELSE demo_pick(ARRAY['OptiPlex 7090', 'ThinkPad T14 Gen 3', 'EliteBook 840 G8',
-                                           'MacBook Pro 14'], x.r2) END AS model) mfr;
-
-    -- Immy.Bot baseline results: one per managed device.
-    INSERT INTO etop.controls (client_id, device_id, source, external_id, control_type, title,
-                               status, evidence, last_checked)
-    SELECT d.client_id, d.id, 'demo', 'IMMY-' || d.external_id, 'immy_baseline', b.title,
-           CASE WHEN r < 0.78 + 0.2 * demo_rand(c.ord, 61, seed) THEN 'pass'
-                WHEN r < 0.97 THEN 'fail' ELSE 'unknown' END,
-           jsonb_build_object('baseline', b.title, 'device', d.name,
-                              'drift_items', CASE WHEN r < 0.8 THEN 0 ELSE 1 + floor(r * 5)::int END),
-           as_of - make_interval(hours => floor(demo_rand(hashtext(d.external_id), 62, seed) * 20)::int)
-      FROM etop.devices d JOIN demo_c c ON c.client_id = d.client_id,
-           LATERAL (SELECT CASE d.type WHEN 'server' THEN 'Server Baseline'
-                                       WHEN 'network' THEN 'Network Baseline'
-                                       ELSE 'Workstation Baseline' END AS title,
-                           demo_rand(hashtext(d.external_id), 60, seed) AS r) b
-     WHERE d.managed AND d.source = 'demo';
-
-    -- Microsoft Secure Score: 28 control profiles per tenant.
-    INSERT INTO etop.controls (client_id, source, external_id, control_type, title, status,
-                               evidence, last_checked)
-    SELECT c.client_id, 'demo', 'SSC-' || c.ord || '-' || p.n, 'm365_secure_score', p.title,
-           CASE WHEN earned >= p.max THEN 'pass' WHEN earned = 0 THEN 'fail' ELSE 'unknown' END,
-           jsonb_build_object('score', earned, 'maxScore', p.max, 'category', p.cat),
-           as_of - interval '6 hours'
-      FROM demo_c c,
-           (VALUES (1, 'MFA Enforcement', 10, 'Identity'), (2, 'Block Legacy Authentication', 8, 'Identity'),
-                   (3, 'Admin MFA Required', 10, 'Identity'), (4, 'Self-Service Password Reset', 1, 'Identity'),
-                   (5, 'Sign-in Risk Policy', 7, 'Identity'), (6, 'User Risk Policy', 7, 'Identity'),
-                   (7, 'Limited Global Admins', 1, 'Identity'), (8, 'Password Expiration Disabled', 8, 'Identity'),
-                   (9, 'Safe Links for Office', 9, 'Apps'), (10, 'Safe Attachments', 8, 'Apps'),
-                   (11, 'Anti-Phishing Policy', 9, 'Apps'), (12, 'DKIM Signing', 1, 'Apps'),
-                   (13, 'DMARC Policy', 1, 'Apps'), (14, 'External Email Tagging', 1, 'Apps'),
-                   (15, 'Mailbox Auditing', 1, 'Apps'), (16, 'Customer Lockbox', 1, 'Data'),
-                   (17, 'Data Loss Prevention', 3, 'Data'), (18, 'Sensitivity Labels', 3, 'Data'),
-                   (19, 'OneDrive Sync Restriction', 2, 'Data'), (20, 'External Sharing Limits', 3, 'Data'),
-                   (21, 'Defender for Endpoint Onboarding', 10, 'Device'), (22, 'Attack Surface Reduction Rules', 9, 'Device'),
-                   (23, 'BitLocker Encryption', 5, 'Device'), (24, 'Windows Firewall Enabled', 4, 'Device'),
-                   (25, 'Tamper Protection', 5, 'Device'), (26, 'Audit Log Search', 3, 'Apps'),
-                   (27, 'Guest Access Review', 2, 'Identity'), (28, 'Privileged Identity Management', 3, 'Identity')
-           ) p(n, title, max, cat),
-           LATERAL (SELECT CASE WHEN demo_rand(c.ord * 100 + p.n, 70, seed) < 0.35 + 0.55 * demo_rand(c.ord, 71, seed)
-                                THEN p.max
-                                WHEN demo_rand(c.ord * 100 + p.n, 72, seed) < 0.5 THEN 0
-                                ELSE floor(p.max * demo_rand(c.ord * 100 + p.n, 73, seed))::int END AS earned) e;
+    -- named by department (WS-ACCT-01, LT-SALES-02), mostly of the client's
+    -- standard vendor.  Purchase dates spread over 7 years, so some hardware
+    -- is due for replacement and still runs Windows 10; management, patch and
+    -- EDR coverage vary per client.  Controls: each managed device's
+    -- Immy.Bot baseline result, and the tenant's 28 Microsoft Secure Score
+    -- controls (implemented fully, partly or not at all).
+    PERFORM etop.demo_load_devices(a_ids, a_ords, a_devices, seed, as_of);
+    RAISE DEBUG 'demo_seed: devices, controls at % s', round(extract(epoch FROM clock_timestamp() - t0)::numeric, 1);
 
     -- Risks: Defender alerts (endpoint, email), identity findings and
     -- business risks, some mitigated.
@@ -330,77 +379,36 @@ BEGIN
      WHERE demo_rand(c.ord, 90, seed) >= 0.125
        AND r.n <= 2 + floor(demo_rand(c.ord, 93, seed) * 7);
 
-    -- Tickets: about 4.2 a year per user (~500 a year for a 60-user
-    -- client... scaled by the client's own ticket appetite) over the two years
-    -- before as_of, with a per-client trend, SLA rate, reopen rate and
-    -- after-hours share.
-    INSERT INTO etop.tickets (client_id, device_id, source, external_id, summary, category, priority,
-                              status, hours_spent, sla_met, reopen_count, csat_score, after_hours,
-                              created_date, closed_date)
-    SELECT c.client_id, NULL, 'demo', (100000 + c.ord * 5000 + t)::text,
-           cat || ': ' || demo_pick(ARRAY['user reports', 'recurring', 'urgent', 'follow-up on',
-                                          'scheduled', 'escalated'], r2) || ' ' ||
-           lower(cat) || ' issue',
-           cat,
-           CASE WHEN r3 < 0.05 THEN 'critical' WHEN r3 < 0.25 THEN 'high' WHEN r3 < 0.75 THEN 'medium' ELSE 'low' END,
-           CASE WHEN created > as_of - 5 AND r4 < 0.6 THEN
-                     demo_pick(ARRAY['New', 'In Progress', 'Waiting on Client'], r2)
-                ELSE 'Closed' END,
-           round((0.25 + r4 * r4 * 6)::numeric, 2),
-           demo_rand(k, 104, seed) < p.sla,
-           CASE WHEN demo_rand(k, 105, seed) < p.reopen
-                THEN 1 + floor(demo_rand(k, 106, seed) * 1.4)::int ELSE 0 END,
-           CASE WHEN demo_rand(k, 107, seed) < 0.3 THEN 3 + floor(demo_rand(k, 108, seed) * 2.9)::int END,
-           extract(isodow FROM created) >= 6 OR extract(hour FROM created) NOT BETWEEN 8 AND 17,
-           created,
-           CASE WHEN created > as_of - 5 AND r4 < 0.6 THEN NULL
-                ELSE created + make_interval(mins => 20 + floor(r4 * r4 * 4000)::int) END
-      FROM demo_c c,
-           LATERAL (SELECT greatest(20, round(c.n_usr * (6.5 + 5 * demo_rand(c.ord, 100, seed)) * 2))::int AS n,
-                           0.75 + 0.23 * demo_rand(c.ord, 101, seed) AS sla,
-                           0.02 + 0.12 * demo_rand(c.ord, 102, seed) * demo_rand(c.ord, 103, seed) AS reopen,
-                           0.7 + 0.6 * demo_rand(c.ord, 109, seed) AS trend) p,
-           generate_series(1, p.n) t,
-           LATERAL (SELECT c.ord::bigint * 100000 + t AS k) kk,
-           LATERAL (SELECT demo_rand(k, 110, seed) AS r1, demo_rand(k, 111, seed) AS r2,
-                           demo_rand(k, 112, seed) AS r3, demo_rand(k, 113, seed) AS r4) r,
-           LATERAL (SELECT demo_pick(ARRAY['Password Reset', 'Email / Outlook', 'Printer',
-                                           'VPN / Remote Access', 'Hardware Failure', 'Software Install',
-                                           'Network Outage', 'New User Setup', 'User Offboarding',
-                                           'Phishing Report', 'Backup Failure', 'Line-of-Business App'],
-                                     r1 * r1) AS cat,
-                           -- day in the two years before as_of (a trend above 1 puts more tickets
-                           -- in recent quarters); 12% are raised after hours (18:30-02:30), the
-                           -- rest on weekdays between 08:00 and 18:00.
-                           (as_of - 730 + floor(730 * power(demo_rand(k, 114, seed), 1.0 / p.trend))::int) AS day0,
-                           demo_rand(k, 115, seed) < 0.12 AS late) g0,
-           LATERAL (SELECT (g0.day0 - CASE WHEN NOT g0.late AND extract(isodow FROM g0.day0) >= 6
-                                           THEN extract(isodow FROM g0.day0)::int - 5 ELSE 0 END)::timestamp
-                           + make_interval(mins => CASE WHEN g0.late
-                                                        THEN floor(demo_rand(k, 116, seed) * 480)::int + 1110
-                                                        ELSE 480 + floor(demo_rand(k, 116, seed) * 600)::int END)
-                           AS created) g;
+    RAISE DEBUG 'demo_seed: risks, recommendations at % s',
+        round(extract(epoch FROM clock_timestamp() - t0)::numeric, 1);
 
-    IF clients >= 200 THEN
-        CREATE INDEX idx_tickets_client ON etop.tickets (client_id, created_date)
-            INCLUDE (sla_met, reopen_count, after_hours);
-        CREATE INDEX idx_tickets_created ON etop.tickets (created_date)
-            INCLUDE (client_id, sla_met, reopen_count, after_hours);
-    END IF;
+    -- Tickets: 6.5 to 11.5 a year per user (~500 a year for a 60-user
+    -- client) over the two years before as_of, numbered in order of
+    -- creation, with a per-client trend, SLA rate, reopen rate and
+    -- after-hours share; categories with their own priorities, effort and
+    -- resolution times; tickets not resolved by the morning of as_of are
+    -- still open.
+    n_tickets := etop.demo_load_tickets(a_ids, a_ords, a_users, seed, as_of);
+    RAISE DEBUG 'demo_seed: tickets at % s', round(extract(epoch FROM clock_timestamp() - t0)::numeric, 1);
+
+    FOREACH stmt IN ARRAY rebuild LOOP
+        EXECUTE stmt;
+        RAISE DEBUG 'demo_seed: % at % s', stmt, round(extract(epoch FROM clock_timestamp() - t0)::numeric, 1);
+    END LOOP;
     PERFORM set_config('session_replication_role', 'origin', true);
+    RAISE DEBUG 'demo_seed: indexes at % s', round(extract(epoch FROM clock_timestamp() - t0)::numeric, 1);
 
-    SELECT jsonb_build_object(
-        'clients',         (SELECT count(*) FROM demo_c),
-        'sites',           (SELECT count(*) FROM etop.sites s JOIN demo_c c USING (client_id)),
-        'contacts',        (SELECT count(*) FROM etop.contacts s JOIN demo_c c USING (client_id)),
-        'users',           (SELECT count(*) FROM etop.users s JOIN demo_c c USING (client_id)),
-        'devices',         (SELECT count(*) FROM etop.devices s JOIN demo_c c USING (client_id)),
-        'agreements',      (SELECT count(*) FROM etop.agreements s JOIN demo_c c USING (client_id)),
-        'tickets',         (SELECT count(*) FROM etop.tickets s JOIN demo_c c USING (client_id)),
-        'controls',        (SELECT count(*) FROM etop.controls s JOIN demo_c c USING (client_id)),
-        'risks',           (SELECT count(*) FROM etop.risks s JOIN demo_c c USING (client_id)),
-        'recommendations', (SELECT count(*) FROM etop.recommendations s JOIN demo_c c USING (client_id)))
-      INTO counts;
+    SELECT jsonb_object_agg(t, n) INTO counts FROM (
+        SELECT 'clients' AS t, count(*) AS n FROM demo_c
+        UNION ALL SELECT 'sites', count(*) FROM etop.sites WHERE client_id = ANY (a_ids)
+        UNION ALL SELECT 'contacts', count(*) FROM etop.contacts WHERE client_id = ANY (a_ids)
+        UNION ALL SELECT 'users', count(*) FROM etop.users WHERE client_id = ANY (a_ids)
+        UNION ALL SELECT 'devices', count(*) FROM etop.devices WHERE client_id = ANY (a_ids)
+        UNION ALL SELECT 'agreements', count(*) FROM etop.agreements WHERE client_id = ANY (a_ids)
+        UNION ALL SELECT 'tickets', n_tickets  -- what the loader wrote: counting 5 million rows takes a while
+        UNION ALL SELECT 'controls', count(*) FROM etop.controls WHERE client_id = ANY (a_ids)
+        UNION ALL SELECT 'risks', count(*) FROM etop.risks WHERE client_id = ANY (a_ids)
+        UNION ALL SELECT 'recommendations', count(*) FROM etop.recommendations WHERE client_id = ANY (a_ids)) s;
     RAISE DEBUG 'etop.demo_seed: % clients in % s', clients,
         round(extract(epoch FROM clock_timestamp() - t0)::numeric, 1);
     DROP TABLE demo_c;
