@@ -552,7 +552,8 @@ etop_narrative_offline(PG_FUNCTION_ARGS)
 		if (impact)
 			appendStringInfo(&p3, " Why it matters: %s", impact);
 		if (mit)
-			appendStringInfo(&p3, " Recommended action: %s.", mit);
+			appendStringInfo(&p3, " Recommended action: %s%s", mit,
+							 mit[0] && mit[strlen(mit) - 1] == '.' ? "" : ".");
 	}
 	else if (jlen(lifecycle) > 0)
 		appendStringInfo(&p3, "The top priority for next quarter is replacing aging hardware, starting with "
