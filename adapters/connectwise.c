@@ -51,7 +51,7 @@ fetch_all(EtopSyncContext *ctx, const CwAuth *auth, const char *path, const char
 				   *body;
 		int			n;
 
-		url = psprintf("%s/%s?page=%d&pageSize=%ld&orderBy=id%%20asc%s%s", etop_sync_base_url(ctx),
+		url = psprintf("%s/%s?page=%d&pageSize=%ld%s%s", etop_sync_base_url(ctx),
 					   path, page, size, since ? "&conditions=" : "",
 					   since ? etop_sync_urlencode(psprintf("lastUpdated>[%s]", since)) : "");
 		req.url = url;

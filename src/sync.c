@@ -415,7 +415,7 @@ int
 etop_sync_store_page(EtopSyncContext *ctx, const char *endpoint, int page, const char *body,
 					 const char *array_key, const char *next_key, char **next_out)
 {
-	Oid			types[6] = {INT8OID, TEXTOID, INT4OID, TEXTOID, TEXTOID, TEXTOID};
+	Oid			types[6] = {INT8OID, TEXTOID, INT4OID, JSONBOID, TEXTOID, TEXTOID};
 	Datum		values[6];
 	char		nulls[6] = "      ";
 	int			n = 0;
@@ -425,7 +425,6 @@ etop_sync_store_page(EtopSyncContext *ctx, const char *endpoint, int page, const
 	values[0] = Int64GetDatum(ctx->run_id);
 	values[1] = CStringGetTextDatum(endpoint);
 	values[2] = Int32GetDatum(page);
-	values[3] = CStringGetTextDatum(body);
 	values[4] = array_key ? CStringGetTextDatum(array_key) : (Datum) 0;
 	values[5] = next_key ? CStringGetTextDatum(next_key) : (Datum) 0;
 	if (!array_key)
@@ -436,7 +435,8 @@ etop_sync_store_page(EtopSyncContext *ctx, const char *endpoint, int page, const
 	/* malformed JSON is the vendor's fault: say so, with where */
 	PG_TRY();
 	{
-		(void) DirectFunctionCall1(jsonb_in, CStringGetDatum(body));
+		/* parsed once, here; the page goes to SQL as jsonb */
+		values[3] = DirectFunctionCall1(jsonb_in, CStringGetDatum(body));
 	}
 	PG_CATCH();
 	{
@@ -453,12 +453,14 @@ etop_sync_store_page(EtopSyncContext *ctx, const char *endpoint, int page, const
 	PG_END_TRY();
 
 	begin_tx("etop sync: storing a page");
+	/* staging is transient: a crash loses at most pages the run would redo */
+	SPI_execute("SET LOCAL synchronous_commit = off", false, 0);
 	{
 		int			rc;
 		bool		isnull;
 
 		rc = SPI_execute_with_args(
-								   "WITH b AS (SELECT $4::jsonb AS body),"
+								   "WITH b AS (SELECT $4 AS body),"
 								   " r AS (SELECT CASE WHEN $5 IS NULL THEN body ELSE body->$5 END AS recs,"
 								   "              CASE WHEN $6 IS NULL THEN NULL ELSE body->>$6 END AS next FROM b),"
 								   " ins AS (INSERT INTO etop.sync_pages (run_id, endpoint, page, records, payload)"
@@ -588,15 +590,17 @@ finish_run(EtopSyncContext *ctx)
 		elog(ERROR, "adapter \"%s\" has no normalization function", ctx->adapter);
 	begin_tx("etop sync: normalizing");
 	/* regprocedure text is "etop.normalize_x(bigint)": call it by name */
-	/* where the time went: fetching (start to now) and normalizing (now to the end) */
-	sql = psprintf("WITH t AS (SELECT clock_timestamp() AS fetched),"
-				   " n AS (SELECT %s($1) AS counts)"
+	/* where the time went: fetching (start to here) and normalizing (here to the end) */
+	exec_args("UPDATE etop.sync_runs SET progress = progress || jsonb_build_object('fetch_seconds',"
+			  " round(extract(epoch FROM clock_timestamp() - started_at)::numeric, 3)) WHERE id = $1",
+			  1, types, values, SPI_OK_UPDATE);
+	sql = psprintf("WITH n AS (SELECT %s($1) AS counts)"
 				   " UPDATE etop.sync_runs r SET status = 'succeeded', record_counts = n.counts,"
 				   "        finished_at = clock_timestamp(),"
-				   "        progress = progress || jsonb_build_object('step', 'done',"
-				   "            'fetch_seconds', round(extract(epoch FROM t.fetched - r.started_at)::numeric, 3),"
-				   "            'normalize_seconds', round(extract(epoch FROM clock_timestamp() - t.fetched)::numeric, 3))"
-				   "   FROM n, t WHERE r.id = $1",
+				   "        progress = progress || jsonb_build_object('step', 'done', 'normalize_seconds',"
+				   "            round((extract(epoch FROM clock_timestamp() - r.started_at)"
+				   "                   - (progress->>'fetch_seconds')::numeric)::numeric, 3))"
+				   "   FROM n WHERE r.id = $1",
 				   pnstrdup(ctx->normalize, strcspn(ctx->normalize, "(")));
 	exec_args(sql, 1, types, values, SPI_OK_UPDATE);
 	exec_args("UPDATE etop.connections c SET last_sync_at = r.finished_at, sync_cursor = r.started_at"

@@ -222,4 +222,6 @@ CREATE TABLE etop.sync_pages (
     fetched_at  timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (run_id, endpoint, page)
 );
+-- Pages are written once and read once: no compression to pay for.
+ALTER TABLE etop.sync_pages ALTER COLUMN payload SET STORAGE EXTERNAL;
 COMMENT ON TABLE etop.sync_pages IS 'Raw vendor pages of a sync run (staging for set-based normalization)';
