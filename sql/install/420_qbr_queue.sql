@@ -7,7 +7,9 @@
 -- Claim the next runnable job: queued or retry jobs whose time has come, or
 -- active jobs whose worker missed its visibility timeout (it died).  SKIP
 -- LOCKED lets any number of workers claim concurrently; a job is never
--- claimed twice at once.
+-- claimed twice at once.  The first condition is implied by the other two; it
+-- is spelled out because the planner does not infer the partial index's
+-- predicate from the OR alone, and would sort every pending job instead.
 CREATE FUNCTION etop.job_claim(visibility interval DEFAULT NULL)
 RETURNS etop.qbr_jobs
 LANGUAGE plpgsql
@@ -24,8 +26,9 @@ BEGIN
            progress = 'Claimed by worker (step 0/4)',
            as_of = coalesce(q.as_of, (q.options->>'as_of')::date, current_date)
      WHERE q.id = (SELECT c.id FROM etop.qbr_jobs c
-                    WHERE (c.status IN ('queued', 'retry') AND c.run_after <= now())
-                       OR (c.status = 'active' AND c.locked_until < now())
+                    WHERE c.status IN ('queued', 'retry', 'active')
+                      AND ((c.status IN ('queued', 'retry') AND c.run_after <= now())
+                           OR (c.status = 'active' AND c.locked_until < now()))
                     ORDER BY c.run_after, c.created_at
                     LIMIT 1 FOR UPDATE SKIP LOCKED)
     RETURNING q.* INTO j;
