@@ -104,4 +104,6 @@ SELECT source, count(*) FROM etop.devices GROUP BY 1 ORDER BY 1;
 -- bad arguments are refused with a clear message
 SELECT etop.demo_seed(0);
 SELECT etop.demo_seed(NULL);
+SELECT etop.demo_seed(3, NULL);
+SELECT etop.demo_seed(3, 1, 'infinity');
 DELETE FROM etop.clients;

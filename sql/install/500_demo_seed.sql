@@ -100,6 +100,14 @@ BEGIN
         RAISE EXCEPTION 'demo_seed: clients must be between 1 and 20000, got %', clients
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    IF seed IS NULL THEN
+        RAISE EXCEPTION 'demo_seed: seed must not be NULL'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF as_of IS NULL OR as_of NOT BETWEEN '1970-01-01' AND '2199-12-31' THEN
+        RAISE EXCEPTION 'demo_seed: as_of must be between 1970-01-01 and 2199-12-31, got %', as_of
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
 
     -- Replace earlier demo data: deleting the demo clients cascades to all
     -- they own.  When there are many, the big tables are emptied first: a
