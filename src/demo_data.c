@@ -1,6 +1,7 @@
 /*
  * demo_data.c — pure generation of etop's high-volume demo rows: users,
- * devices (with their Immy.Bot baseline result) and tickets.
+ * devices (with their Immy.Bot baseline result), Microsoft Secure Score
+ * controls and tickets.
  *
  * No PostgreSQL headers: this file is also linked into the unit tests
  * (tests/unit/test_demo_data.c).  src/demo_data_sql.c turns the structs into
@@ -221,7 +222,6 @@ static const char *const departments[] = {"ACCT", "SALES", "OPS", "HR", "EXEC", 
 typedef struct EndpointVendor
 {
 	const char *name;
-	int			weight;			/* cumulative, as the client's standard */
 	const char *laptop;
 	const char *desktop;
 	const char *serial_prefix;
@@ -229,31 +229,37 @@ typedef struct EndpointVendor
 } EndpointVendor;
 
 static const EndpointVendor vendors[] = {
-	{"Dell", 40, "Latitude 5440", "OptiPlex 7090", "", 7},
-	{"Lenovo", 70, "ThinkPad T14 Gen 3", "ThinkCentre M70q", "PF", 6},
-	{"HP", 95, "EliteBook 840 G8", "EliteDesk 800 G6", "5CG", 7},
-	{"Apple", 100, "MacBook Pro 14", "iMac 24", "C02", 9}
+	{"Dell", "Latitude 5440", "OptiPlex 7090", "", 7},
+	{"Lenovo", "ThinkPad T14 Gen 3", "ThinkCentre M70q", "PF", 6},
+	{"HP", "EliteBook 840 G8", "EliteDesk 800 G6", "5CG", 7},
+	{"Apple", "MacBook Pro 14", "iMac 24", "C02", 9}
 };
 
+/* How often each vendor is a client's standard, cumulative (as in vendors[]). */
+static const int vendor_cum[] = {40, 70, 95, 100};
+
+static const char serial_alnum[] = "0123456789ABCDEFGHJKLMNPQRSTUVWXYZ";
+static const char serial_digits[] = "0123456789";
+static const char serial_hex[] = "0123456789ABCDEF";
+
+/* prefix + len characters drawn from chars */
 static void
-make_serial(char *dst, size_t size, const char *prefix, int len, bool digits_only, DemoRng *r)
+make_serial(char *dst, size_t size, const char *prefix, int len, const char *chars, DemoRng *r)
 {
-	static const char alnum[] = "0123456789ABCDEFGHJKLMNPQRSTUVWXYZ";
 	size_t		pos = strlen(prefix);
+	int			nchars = (int) strlen(chars);
 
 	if (pos + (size_t) len + 1 > size)
 		len = (int) (size - pos - 1);
 	memcpy(dst, prefix, pos);
 	for (int i = 0; i < len; i++)
-		dst[pos++] = digits_only ? (char) ('0' + demo_below(r, 10))
-			: alnum[demo_below(r, (int) sizeof(alnum) - 1)];
+		dst[pos++] = chars[demo_below(r, nchars)];
 	dst[pos] = '\0';
 }
 
 int
 demo_devices(const DemoClient *c, uint32_t seed, DemoDate as_of, DemoDevice *out)
 {
-	static const int vendor_cum[] = {40, 70, 95, 100};
 	DemoProfile p;
 	DemoTime	now = at_midnight(as_of);
 	DemoRng		vr = demo_rng(seed, SALT_VENDOR, (uint64_t) c->ord);
@@ -300,11 +306,11 @@ demo_devices(const DemoClient *c, uint32_t seed, DemoDate as_of, DemoDevice *out
 			else
 				o->os = unifi[age_days > 4 * 365 ? 1 + (osr < 0.5) : 0];
 			if (d == 1)
-				make_serial(o->serial_number, sizeof(o->serial_number), "FGT60F", 10, true, &sr);
+				make_serial(o->serial_number, sizeof(o->serial_number), "FGT60F", 10, serial_digits, &sr);
 			else if (d == 2)
-				make_serial(o->serial_number, sizeof(o->serial_number), "FOC", 8, false, &sr);
+				make_serial(o->serial_number, sizeof(o->serial_number), "FOC", 8, serial_alnum, &sr);
 			else
-				make_serial(o->serial_number, sizeof(o->serial_number), "F4E2C6", 6, false, &sr);
+				make_serial(o->serial_number, sizeof(o->serial_number), "F4E2C6", 6, serial_hex, &sr);
 		}
 		else if (d <= 6)
 		{
@@ -318,7 +324,7 @@ demo_devices(const DemoClient *c, uint32_t seed, DemoDate as_of, DemoDevice *out
 			o->os = age_days > 5 * 365 ? "Windows Server 2016"
 				: age_days > 3 * 365 ? (osr < 0.7 ? "Windows Server 2019" : "Windows Server 2016")
 				: (osr < 0.75 ? "Windows Server 2022" : "Windows Server 2019");
-			make_serial(o->serial_number, sizeof(o->serial_number), "", 7, false, &sr);
+			make_serial(o->serial_number, sizeof(o->serial_number), "", 7, serial_alnum, &sr);
 		}
 		else
 		{
@@ -339,7 +345,7 @@ demo_devices(const DemoClient *c, uint32_t seed, DemoDate as_of, DemoDevice *out
 			else
 				o->os = osr < 0.6 ? "Windows 11 Pro 23H2" : osr < 0.9 ? "Windows 11 Pro 22H2" : "Windows 10 Pro 22H2";
 			make_serial(o->serial_number, sizeof(o->serial_number), v->serial_prefix,
-						v->serial_len, false, &sr);
+						v->serial_len, serial_alnum, &sr);
 		}
 
 		o->warranty_expires = o->purchase_date + (strcmp(o->type, "endpoint") == 0 ? 3 : 5) * 365;
