@@ -574,11 +574,15 @@ demo_tickets(const DemoClient *c, uint32_t seed, DemoDate as_of, DemoTicket *out
 		{
 			int			dow = demo_isodow(day);
 
-			/* Saturday's work lands on Friday, Sunday's on Monday (within range) */
-			if (dow == 6)
-				day = day - 1 >= first ? day - 1 : day + 2;
-			else if (dow == 7)
-				day = day + 1 < as_of ? day + 1 : day - 2;
+			/* a weekend day stands for any weekday of its week (within range) */
+			if (dow >= 6)
+			{
+				day = day - (dow - 1) + demo_below(&r, 5);
+				if (day < first)
+					day += 7;
+				else if (day >= as_of)
+					day -= 7;
+			}
 			minute = 480 + demo_below(&r, 600);
 		}
 		keys[i] = (uint64_t) ((DemoTime) (day - first) * DEMO_USECS_PER_DAY
@@ -597,6 +601,7 @@ demo_tickets(const DemoClient *c, uint32_t seed, DemoDate as_of, DemoTicket *out
 		double		speed = demo_unit(&r);
 		int			quarters;
 		DemoTime	resolve;
+		bool		waiting;
 		int			dow;
 		int			hour;
 
@@ -617,8 +622,14 @@ demo_tickets(const DemoClient *c, uint32_t seed, DemoDate as_of, DemoTicket *out
 		o->sla_met = demo_unit(&r) < p.sla_rate * (prio == 0 ? 0.92 : 1.0);
 		o->reopen_count = demo_unit(&r) < p.reopen_rate ? 1 + (demo_unit(&r) < 0.3) : 0;
 
-		/* open when it would not have been resolved by the morning of as_of */
-		resolve = (DemoTime) (resolve_min[prio] + speed * speed * (resolve_max[prio] - resolve_min[prio]))
+		/*
+		 * Open when it would not have been resolved by the morning of as_of.
+		 * A few wait on the client or a vendor for one to four weeks.
+		 */
+		waiting = demo_unit(&r) < 0.04;
+		resolve = waiting
+			? (DemoTime) (7 + speed * 21) * DEMO_USECS_PER_DAY
+			: (DemoTime) (resolve_min[prio] + speed * speed * (resolve_max[prio] - resolve_min[prio]))
 			* DEMO_USECS_PER_MINUTE;
 		o->closed = o->created + resolve <= snapshot;
 		o->closed_at = o->closed ? o->created + resolve : 0;
@@ -628,7 +639,7 @@ demo_tickets(const DemoClient *c, uint32_t seed, DemoDate as_of, DemoTicket *out
 		{
 			double		s = demo_unit(&r);
 
-			o->status = s < 0.25 ? "New" : s < 0.7 ? "In Progress" : "Waiting on Client";
+			o->status = waiting ? "Waiting on Client" : s < 0.3 ? "New" : "In Progress";
 		}
 
 		/* about 30% answer the survey sent when a ticket closes */
