@@ -41,7 +41,7 @@ SELECT count(*) FILTER (WHERE purchase_date < '2026-01-15'::date - interval '4 y
        count(*) FILTER (WHERE NOT managed) > 0 AS has_unmanaged,
        count(*) FILTER (WHERE last_patched_at < '2026-01-15'::date - 30) > 0 AS has_unpatched
   FROM etop.devices;
--- ticket numbers follow time; what is still open was raised in the last days
+-- ticket numbers follow time; what is still open was raised in the last weeks
 SELECT bool_and(t.external_id::bigint > t.prev_number AND t.created_date >= t.prev_created) AS numbers_follow_time
   FROM (SELECT external_id, created_date,
                lag(external_id::bigint) OVER w AS prev_number, lag(created_date) OVER w AS prev_created
@@ -49,7 +49,7 @@ SELECT bool_and(t.external_id::bigint > t.prev_number AND t.created_date >= t.pr
  WHERE t.prev_number IS NOT NULL;
 SELECT count(*) FILTER (WHERE closed_date IS NULL) > 0 AS some_open,
        bool_and(closed_date IS NULL OR closed_date <= '2026-01-15 08:00') AS closed_by_as_of,
-       bool_and(status = 'Closed') FILTER (WHERE created_date < '2026-01-08') AS older_ones_closed,
+       bool_and(status = 'Closed') FILTER (WHERE created_date < '2025-12-15') AS older_ones_closed,
        bool_and(hours_spent * 4 = round(hours_spent * 4)) AS billed_in_quarter_hours
   FROM etop.tickets;
 SELECT count(*) FILTER (WHERE NOT mfa_enabled) > 0 AS has_mfa_gaps,
@@ -104,4 +104,6 @@ SELECT source, count(*) FROM etop.devices GROUP BY 1 ORDER BY 1;
 -- bad arguments are refused with a clear message
 SELECT etop.demo_seed(0);
 SELECT etop.demo_seed(NULL);
+SELECT etop.demo_seed(3, NULL);
+SELECT etop.demo_seed(3, 1, 'infinity');
 DELETE FROM etop.clients;

@@ -1,6 +1,7 @@
 /*
  * demo_data.c — pure generation of etop's high-volume demo rows: users,
- * devices (with their Immy.Bot baseline result) and tickets.
+ * devices (with their Immy.Bot baseline result), Microsoft Secure Score
+ * controls and tickets.
  *
  * No PostgreSQL headers: this file is also linked into the unit tests
  * (tests/unit/test_demo_data.c).  src/demo_data_sql.c turns the structs into
@@ -221,7 +222,6 @@ static const char *const departments[] = {"ACCT", "SALES", "OPS", "HR", "EXEC", 
 typedef struct EndpointVendor
 {
 	const char *name;
-	int			weight;			/* cumulative, as the client's standard */
 	const char *laptop;
 	const char *desktop;
 	const char *serial_prefix;
@@ -229,31 +229,37 @@ typedef struct EndpointVendor
 } EndpointVendor;
 
 static const EndpointVendor vendors[] = {
-	{"Dell", 40, "Latitude 5440", "OptiPlex 7090", "", 7},
-	{"Lenovo", 70, "ThinkPad T14 Gen 3", "ThinkCentre M70q", "PF", 6},
-	{"HP", 95, "EliteBook 840 G8", "EliteDesk 800 G6", "5CG", 7},
-	{"Apple", 100, "MacBook Pro 14", "iMac 24", "C02", 9}
+	{"Dell", "Latitude 5440", "OptiPlex 7090", "", 7},
+	{"Lenovo", "ThinkPad T14 Gen 3", "ThinkCentre M70q", "PF", 6},
+	{"HP", "EliteBook 840 G8", "EliteDesk 800 G6", "5CG", 7},
+	{"Apple", "MacBook Pro 14", "iMac 24", "C02", 9}
 };
 
+/* How often each vendor is a client's standard, cumulative (as in vendors[]). */
+static const int vendor_cum[] = {40, 70, 95, 100};
+
+static const char serial_alnum[] = "0123456789ABCDEFGHJKLMNPQRSTUVWXYZ";
+static const char serial_digits[] = "0123456789";
+static const char serial_hex[] = "0123456789ABCDEF";
+
+/* prefix + len characters drawn from chars */
 static void
-make_serial(char *dst, size_t size, const char *prefix, int len, bool digits_only, DemoRng *r)
+make_serial(char *dst, size_t size, const char *prefix, int len, const char *chars, DemoRng *r)
 {
-	static const char alnum[] = "0123456789ABCDEFGHJKLMNPQRSTUVWXYZ";
 	size_t		pos = strlen(prefix);
+	int			nchars = (int) strlen(chars);
 
 	if (pos + (size_t) len + 1 > size)
 		len = (int) (size - pos - 1);
 	memcpy(dst, prefix, pos);
 	for (int i = 0; i < len; i++)
-		dst[pos++] = digits_only ? (char) ('0' + demo_below(r, 10))
-			: alnum[demo_below(r, (int) sizeof(alnum) - 1)];
+		dst[pos++] = chars[demo_below(r, nchars)];
 	dst[pos] = '\0';
 }
 
 int
 demo_devices(const DemoClient *c, uint32_t seed, DemoDate as_of, DemoDevice *out)
 {
-	static const int vendor_cum[] = {40, 70, 95, 100};
 	DemoProfile p;
 	DemoTime	now = at_midnight(as_of);
 	DemoRng		vr = demo_rng(seed, SALT_VENDOR, (uint64_t) c->ord);
@@ -300,11 +306,11 @@ demo_devices(const DemoClient *c, uint32_t seed, DemoDate as_of, DemoDevice *out
 			else
 				o->os = unifi[age_days > 4 * 365 ? 1 + (osr < 0.5) : 0];
 			if (d == 1)
-				make_serial(o->serial_number, sizeof(o->serial_number), "FGT60F", 10, true, &sr);
+				make_serial(o->serial_number, sizeof(o->serial_number), "FGT60F", 10, serial_digits, &sr);
 			else if (d == 2)
-				make_serial(o->serial_number, sizeof(o->serial_number), "FOC", 8, false, &sr);
+				make_serial(o->serial_number, sizeof(o->serial_number), "FOC", 8, serial_alnum, &sr);
 			else
-				make_serial(o->serial_number, sizeof(o->serial_number), "F4E2C6", 6, false, &sr);
+				make_serial(o->serial_number, sizeof(o->serial_number), "F4E2C6", 6, serial_hex, &sr);
 		}
 		else if (d <= 6)
 		{
@@ -318,7 +324,7 @@ demo_devices(const DemoClient *c, uint32_t seed, DemoDate as_of, DemoDevice *out
 			o->os = age_days > 5 * 365 ? "Windows Server 2016"
 				: age_days > 3 * 365 ? (osr < 0.7 ? "Windows Server 2019" : "Windows Server 2016")
 				: (osr < 0.75 ? "Windows Server 2022" : "Windows Server 2019");
-			make_serial(o->serial_number, sizeof(o->serial_number), "", 7, false, &sr);
+			make_serial(o->serial_number, sizeof(o->serial_number), "", 7, serial_alnum, &sr);
 		}
 		else
 		{
@@ -339,7 +345,7 @@ demo_devices(const DemoClient *c, uint32_t seed, DemoDate as_of, DemoDevice *out
 			else
 				o->os = osr < 0.6 ? "Windows 11 Pro 23H2" : osr < 0.9 ? "Windows 11 Pro 22H2" : "Windows 10 Pro 22H2";
 			make_serial(o->serial_number, sizeof(o->serial_number), v->serial_prefix,
-						v->serial_len, false, &sr);
+						v->serial_len, serial_alnum, &sr);
 		}
 
 		o->warranty_expires = o->purchase_date + (strcmp(o->type, "endpoint") == 0 ? 3 : 5) * 365;
@@ -568,11 +574,15 @@ demo_tickets(const DemoClient *c, uint32_t seed, DemoDate as_of, DemoTicket *out
 		{
 			int			dow = demo_isodow(day);
 
-			/* Saturday's work lands on Friday, Sunday's on Monday (within range) */
-			if (dow == 6)
-				day = day - 1 >= first ? day - 1 : day + 2;
-			else if (dow == 7)
-				day = day + 1 < as_of ? day + 1 : day - 2;
+			/* a weekend day stands for any weekday of its week (within range) */
+			if (dow >= 6)
+			{
+				day = day - (dow - 1) + demo_below(&r, 5);
+				if (day < first)
+					day += 7;
+				else if (day >= as_of)
+					day -= 7;
+			}
 			minute = 480 + demo_below(&r, 600);
 		}
 		keys[i] = (uint64_t) ((DemoTime) (day - first) * DEMO_USECS_PER_DAY
@@ -591,6 +601,7 @@ demo_tickets(const DemoClient *c, uint32_t seed, DemoDate as_of, DemoTicket *out
 		double		speed = demo_unit(&r);
 		int			quarters;
 		DemoTime	resolve;
+		bool		waiting;
 		int			dow;
 		int			hour;
 
@@ -611,8 +622,14 @@ demo_tickets(const DemoClient *c, uint32_t seed, DemoDate as_of, DemoTicket *out
 		o->sla_met = demo_unit(&r) < p.sla_rate * (prio == 0 ? 0.92 : 1.0);
 		o->reopen_count = demo_unit(&r) < p.reopen_rate ? 1 + (demo_unit(&r) < 0.3) : 0;
 
-		/* open when it would not have been resolved by the morning of as_of */
-		resolve = (DemoTime) (resolve_min[prio] + speed * speed * (resolve_max[prio] - resolve_min[prio]))
+		/*
+		 * Open when it would not have been resolved by the morning of as_of.
+		 * A few wait on the client or a vendor for one to four weeks.
+		 */
+		waiting = demo_unit(&r) < 0.04;
+		resolve = waiting
+			? (DemoTime) (7 + speed * 21) * DEMO_USECS_PER_DAY
+			: (DemoTime) (resolve_min[prio] + speed * speed * (resolve_max[prio] - resolve_min[prio]))
 			* DEMO_USECS_PER_MINUTE;
 		o->closed = o->created + resolve <= snapshot;
 		o->closed_at = o->closed ? o->created + resolve : 0;
@@ -622,7 +639,7 @@ demo_tickets(const DemoClient *c, uint32_t seed, DemoDate as_of, DemoTicket *out
 		{
 			double		s = demo_unit(&r);
 
-			o->status = s < 0.25 ? "New" : s < 0.7 ? "In Progress" : "Waiting on Client";
+			o->status = waiting ? "Waiting on Client" : s < 0.3 ? "New" : "In Progress";
 		}
 
 		/* about 30% answer the survey sent when a ticket closes */

@@ -52,6 +52,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
+#include "utils/datetime.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -80,7 +81,7 @@ typedef struct BulkWriter
 	TupleTableSlot *cur;		/* the row being filled */
 	int			ncols;			/* the columns the caller fills ... */
 	AttrNumber *colattno;		/* ... and their attribute numbers */
-	int32	   *colmaxlen;		/* varchar(n)/char(n): n, else -1 */
+	int32	   *colmaxlen;		/* varchar(n): n, else -1 */
 	int			ndefaults;		/* defaults for every other column */
 	AttrNumber *defattno;
 	ExprState **defexpr;
@@ -567,8 +568,12 @@ client_args(FunctionCallInfo fcinfo, ClientArgs *ca, bool with_domains, int size
 	}
 	ca->seed = (uint32) PG_GETARG_INT32(argno);
 	ca->as_of = PG_GETARG_DATEADT(argno + 1);
-	if (DATE_NOT_FINITE(ca->as_of))
-		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("demo loader: as_of must be a finite date")));
+	if (DATE_NOT_FINITE(ca->as_of) ||
+		ca->as_of < date2j(1970, 1, 1) - POSTGRES_EPOCH_JDATE ||
+		ca->as_of > date2j(2199, 12, 31) - POSTGRES_EPOCH_JDATE)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("demo loader: as_of must be between 1970-01-01 and 2199-12-31")));
 }
 
 static DemoClient

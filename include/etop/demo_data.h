@@ -117,7 +117,7 @@ typedef struct DemoClient
 {
 	int32_t		ord;
 	int32_t		n_users;		/* 1 .. DEMO_MAX_USERS */
-	int32_t		n_devices;		/* 6 .. DEMO_MAX_DEVICES */
+	int32_t		n_devices;		/* 1 .. DEMO_MAX_DEVICES: 3 network, 3 servers, endpoints */
 	const char *domain;			/* "harboraccounting1.example" */
 } DemoClient;
 

@@ -265,6 +265,7 @@ test_tickets(void)
 				falling_clients = 0,
 				csat = 0;
 	double		expected_after_hours = 0;
+	long		per_dow[8] = {0};
 	int			ok = 1,
 				sorted = 1,
 				rising_clients = 0,
@@ -305,11 +306,12 @@ test_tickets(void)
 			if (t->closed)
 				ok &= t->closed_at > t->created && t->closed_at <= snapshot;
 			else
-				ok &= t->csat_score == 0 && t->created > snapshot - 7 * DEMO_USECS_PER_DAY;
+				ok &= t->csat_score == 0 && t->created > snapshot - 28 * DEMO_USECS_PER_DAY;
 			ok &= strcmp(t->priority, "critical") == 0 || strcmp(t->priority, "high") == 0 ||
 				strcmp(t->priority, "medium") == 0 || strcmp(t->priority, "low") == 0;
 			ok &= t->summary != NULL && t->category != NULL;
 			total++;
+			per_dow[dow]++;
 			after_hours += t->after_hours;
 			sla += t->sla_met;
 			reopened += t->reopen_count > 0;
@@ -332,7 +334,11 @@ test_tickets(void)
 	CHECK((double) sla / total > 0.75 && (double) sla / total < 0.95);
 	CHECK((double) reopened / total > 0.02 && (double) reopened / total < 0.10);
 	CHECK((double) csat / total > 0.2 && (double) csat / total < 0.4);
-	CHECK(open > 0 && open < total / 100);
+	CHECK(open > 0 && open < total / 50);
+	/* weekdays alike, weekends quiet */
+	for (int d = 2; d <= 5; d++)
+		CHECK(per_dow[d] > per_dow[1] * 0.9 && per_dow[d] < per_dow[1] * 1.1);
+	CHECK(per_dow[6] < per_dow[1] / 5 && per_dow[7] < per_dow[1] / 5);
 	CHECK(rising_expected > 0 && rising_clients == rising_expected);	/* growing clients grow */
 	CHECK(falling_clients > 0);					/* and some need fewer tickets */
 }
