@@ -27,8 +27,8 @@
 # etop's background workers (etop.database_name): they would claim the jobs.
 #
 # Settings (environment): JOBS=10000 WORKERS=1,4 RUNS=3 E2E_RUNS=5
-#   ETOP_DB=etop_bench BOSS_DB=pgboss_bench ENQUEUE=generate|insert
-#   SEED_CLIENTS=100 (etop.demo_seed's client count in ETOP_DB)
+#   ETOP_DB=etop_queue_bench BOSS_DB=pgboss_bench ENQUEUE=generate|insert
+#   SEED_CLIENTS=1000 (etop.demo_seed's client count in ETOP_DB)
 #   AS_OF=2026-01-15 (the demo data's date)  PGOPTIONS (applies to both sides)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,10 +37,10 @@ JOBS=${JOBS:-10000}
 WORKERS=${WORKERS:-1,4}
 RUNS=${RUNS:-3}
 E2E_RUNS=${E2E_RUNS:-5}
-ETOP_DB=${ETOP_DB:-etop_bench}
+ETOP_DB=${ETOP_DB:-etop_queue_bench}
 BOSS_DB=${BOSS_DB:-pgboss_bench}
 AS_OF=${AS_OF:-2026-01-15}
-SEED_CLIENTS=${SEED_CLIENTS:-100}
+SEED_CLIENTS=${SEED_CLIENTS:-1000}
 export JOBS WORKERS RUNS ETOP_DB BOSS_DB ENQUEUE
 SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 

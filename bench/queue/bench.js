@@ -40,7 +40,7 @@ const PgBoss = require('pg-boss')
 const JOBS = parseInt(process.env.JOBS || '10000', 10)
 const WORKERS = (process.env.WORKERS || '1,4').split(',').map(s => parseInt(s, 10))
 const RUNS = parseInt(process.env.RUNS || '3', 10)
-const ETOP_DB = process.env.ETOP_DB || 'etop_bench'
+const ETOP_DB = process.env.ETOP_DB || 'etop_queue_bench'
 const BOSS_DB = process.env.BOSS_DB || 'pgboss_bench'
 const ENQUEUE = process.env.ENQUEUE || 'generate'
 const QUEUE = 'noop'
