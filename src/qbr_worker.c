@@ -293,6 +293,7 @@ etop_qbr_worker_main(Datum main_arg)
 {
 	MemoryContext jobcxt;
 
+	etop_worker_tune_malloc();
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();

@@ -71,6 +71,7 @@ struct EtopSyncContext
 	int			pages;
 	int64		rows;
 	MemoryContext cxt;
+	MemoryContext page_cxt;		/* one page's parse and store; reset per page */
 	etop_http_client *http;
 };
 
@@ -415,22 +416,28 @@ int
 etop_sync_store_page(EtopSyncContext *ctx, const char *endpoint, int page, const char *body,
 					 const char *array_key, const char *next_key, char **next_out)
 {
-	Oid			types[6] = {INT8OID, TEXTOID, INT4OID, JSONBOID, TEXTOID, TEXTOID};
-	Datum		values[6];
-	char		nulls[6] = "      ";
+	Oid			types[5] = {INT8OID, TEXTOID, INT4OID, JSONBOID, INT4OID};
+	Datum		values[5];
 	int			n = 0;
 	char	   *next = NULL;
 	MemoryContext caller = CurrentMemoryContext;
 
+	/*
+	 * Parsing a page allocates several times its size (jsonb_in's tree, the
+	 * jsonb, the records array).  All of it goes into a context that is
+	 * reset for the next page, so a run's memory stays at about one page's
+	 * worth and the worker reuses the same, already mapped memory for every
+	 * page (see etop_worker_tune_malloc()).
+	 */
+	if (ctx->page_cxt == NULL)
+		ctx->page_cxt = AllocSetContextCreate(ctx->cxt, "etop sync page", ALLOCSET_DEFAULT_SIZES);
+	else
+		MemoryContextReset(ctx->page_cxt);
+	MemoryContextSwitchTo(ctx->page_cxt);
+
 	values[0] = Int64GetDatum(ctx->run_id);
 	values[1] = CStringGetTextDatum(endpoint);
 	values[2] = Int32GetDatum(page);
-	values[4] = array_key ? CStringGetTextDatum(array_key) : (Datum) 0;
-	values[5] = next_key ? CStringGetTextDatum(next_key) : (Datum) 0;
-	if (!array_key)
-		nulls[4] = 'n';
-	if (!next_key)
-		nulls[5] = 'n';
 
 	/* malformed JSON is the vendor's fault: say so, with where */
 	PG_TRY();
@@ -452,64 +459,70 @@ etop_sync_store_page(EtopSyncContext *ctx, const char *endpoint, int page, const
 	}
 	PG_END_TRY();
 
-	begin_tx("etop sync: storing a page");
-	/* staging is transient: a crash loses at most pages the run would redo */
-	SPI_execute("SET LOCAL synchronous_commit = off", false, 0);
+	/*
+	 * The records array and the next-page link are taken from the parsed
+	 * page here, so the INSERT gets the array as its parameter and the
+	 * multi-megabyte value is not copied through a CTE.
+	 */
 	{
-		int			rc;
+		Jsonb	   *page_doc = DatumGetJsonbP(values[3]);
+		Jsonb	   *recs = page_doc;
+
+		if (array_key)
+		{
+			JsonbValue *v = etop_jsonb_key(&page_doc->root, array_key);
+
+			/* an array member is a jbvBinary that points into page_doc */
+			recs = (v && v->type == jbvBinary && JsonContainerIsArray(v->val.binary.data))
+				? JsonbValueToJsonb(v) : NULL;
+		}
+		if (next_key)
+		{
+			char	   *link = etop_jsonb_text(&page_doc->root, next_key);
+
+			if (link)
+				next = MemoryContextStrdup(caller, link);
+		}
+		if (recs == NULL || JB_ROOT_IS_SCALAR(recs) || !JB_ROOT_IS_ARRAY(recs))
+			sync_error(ctx, psprintf("{\"error\": %s, \"endpoint\": %s, \"page\": %d, \"details\": %s}",
+									 json_str(psprintf("%s returned an unexpected response", ctx->vendor)),
+									 json_str(endpoint), page,
+									 json_str(array_key ? psprintf("no \"%s\" array in the response", array_key)
+											  : "the response is not an array")),
+					   psprintf("%s returned an unexpected response (%s, page %d)", ctx->vendor, endpoint, page));
+		n = JB_ROOT_COUNT(recs);
+		values[3] = JsonbPGetDatum(recs);
+		values[4] = Int32GetDatum(n);
+	}
+
+	begin_tx("etop sync: storing a page");
+	/* staging is transient (and the table unlogged): a crash loses at most
+	 * pages the run would redo */
+	SPI_execute("SET LOCAL synchronous_commit = off", false, 0);
+	exec_args("INSERT INTO etop.sync_pages (run_id, endpoint, page, records, payload)"
+			  " VALUES ($1, $2, $3, $5, $4)"
+			  " ON CONFLICT (run_id, endpoint, page) DO UPDATE"
+			  "    SET records = excluded.records, payload = excluded.payload",
+			  5, types, values, SPI_OK_INSERT);
+	ctx->pages++;
+	ctx->rows += n;
+	{
+		Oid			ptypes[2] = {INT8OID, TEXTOID};
+		Datum		pvalues[2];
 		bool		isnull;
+		Datum		cancel;
 
-		rc = SPI_execute_with_args(
-								   "WITH b AS (SELECT $4 AS body),"
-								   " r AS (SELECT CASE WHEN $5 IS NULL THEN body ELSE body->$5 END AS recs,"
-								   "              CASE WHEN $6 IS NULL THEN NULL ELSE body->>$6 END AS next FROM b),"
-								   " ins AS (INSERT INTO etop.sync_pages (run_id, endpoint, page, records, payload)"
-								   "         SELECT $1, $2, $3, jsonb_array_length(recs), recs FROM r"
-								   "          WHERE jsonb_typeof(recs) = 'array'"
-								   "         ON CONFLICT (run_id, endpoint, page) DO UPDATE"
-								   "            SET records = excluded.records, payload = excluded.payload"
-								   "         RETURNING records)"
-								   " SELECT (SELECT records FROM ins), r.next, jsonb_typeof(r.recs),"
-								   "        (SELECT cancel_requested FROM etop.sync_runs WHERE id = $1)"
-								   "   FROM r",
-								   6, types, values, nulls, false, 0);
-		if (rc != SPI_OK_SELECT || SPI_processed != 1)
-			elog(ERROR, "etop sync: storing a page failed: %s", SPI_result_code_string(rc));
-		{
-			HeapTuple	t = SPI_tuptable->vals[0];
-			TupleDesc	d = SPI_tuptable->tupdesc;
-			Datum		cnt = SPI_getbinval(t, d, 1, &isnull);
-			char	   *typ = SPI_getvalue(t, d, 3);
-			Datum		cancel = SPI_getbinval(t, d, 4, &isnull);
-
-			if (!isnull && DatumGetBool(cancel))
-				sync_error(ctx, "{\"error\": \"Sync cancelled\", \"details\": \"etop.sync_cancel() was called\"}",
-						   "sync cancelled");
-			if (typ == NULL || strcmp(typ, "array") != 0)
-				sync_error(ctx, psprintf("{\"error\": %s, \"endpoint\": %s, \"page\": %d, \"details\": %s}",
-										 json_str(psprintf("%s returned an unexpected response", ctx->vendor)),
-										 json_str(endpoint), page,
-										 json_str(array_key ? psprintf("no \"%s\" array in the response", array_key)
-												  : "the response is not an array")),
-						   psprintf("%s returned an unexpected response (%s, page %d)", ctx->vendor, endpoint, page));
-			n = DatumGetInt32(cnt);
-			next = SPI_getvalue(t, d, 2);
-			if (next)
-				next = MemoryContextStrdup(caller, next);
-		}
-		ctx->pages++;
-		ctx->rows += n;
-		{
-			Oid			ptypes[2] = {INT8OID, TEXTOID};
-			Datum		pvalues[2];
-
-			pvalues[0] = Int64GetDatum(ctx->run_id);
-			pvalues[1] = CStringGetTextDatum(psprintf("{\"endpoint\": %s, \"page\": %d, \"pages_fetched\": %d, "
-													  "\"rows_so_far\": " INT64_FORMAT "}",
-													  json_str(endpoint), page, ctx->pages, ctx->rows));
-			exec_args("UPDATE etop.sync_runs SET progress = $2::jsonb WHERE id = $1", 2, ptypes, pvalues,
-					  SPI_OK_UPDATE);
-		}
+		pvalues[0] = Int64GetDatum(ctx->run_id);
+		pvalues[1] = CStringGetTextDatum(psprintf("{\"endpoint\": %s, \"page\": %d, \"pages_fetched\": %d, "
+												  "\"rows_so_far\": " INT64_FORMAT "}",
+												  json_str(endpoint), page, ctx->pages, ctx->rows));
+		exec_args("UPDATE etop.sync_runs SET progress = $2::jsonb WHERE id = $1 RETURNING cancel_requested",
+				  2, ptypes, pvalues, SPI_OK_UPDATE_RETURNING);
+		cancel = SPI_processed == 1 ? SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)
+			: (Datum) 0;
+		if (SPI_processed == 1 && !isnull && DatumGetBool(cancel))
+			sync_error(ctx, "{\"error\": \"Sync cancelled\", \"details\": \"etop.sync_cancel() was called\"}",
+					   "sync cancelled");
 	}
 	end_tx();
 	MemoryContextSwitchTo(caller);
@@ -640,6 +653,7 @@ etop_sync_worker_main(Datum main_arg)
 	EtopSyncContext ctx;
 	MemoryContext cxt;
 
+	etop_worker_tune_malloc();
 	memcpy(&launch, MyBgworkerEntry->bgw_extra, sizeof(launch));
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();

@@ -26,5 +26,6 @@ extern int	etop_llm_timeout;			/* seconds per request */
 extern void etop_define_settings(void);
 extern void etop_register_qbr_workers(void);
 extern bool etop_is_preloaded(void);
+extern void etop_worker_tune_malloc(void);	/* etop.c: first call of each etop worker */
 
 #endif							/* ETOP_ETOP_H */

@@ -217,8 +217,13 @@ COMMENT ON FUNCTION etop.setting_set(text, jsonb) IS 'Change a setting (NULL res
 -- each page).  The adapter's normalization function turns them into rows of
 -- the normalized tables, set-based, in the run's final transaction; the pages
 -- are deleted when the run ends (kept on failure for diagnosis, until the
--- next run of that connection).
-CREATE TABLE etop.sync_pages (
+-- next run of that connection).  Unlogged: pages are written once and read
+-- once by the same run, so writing each multi-megabyte page to the WAL as well
+-- doubled the cost of staging it.  A crash empties the table; the run it
+-- belonged to is marked failed by etop.sync_reap() and is simply run again.
+-- Unlogged tables are not replicated: run syncs on the primary (they are
+-- writes anyway).
+CREATE UNLOGGED TABLE etop.sync_pages (
     run_id      bigint  NOT NULL REFERENCES etop.sync_runs(id) ON DELETE CASCADE,
     endpoint    text    NOT NULL,       -- 'service/tickets', 'users', ...
     page        integer NOT NULL,       -- 1, 2, ... per endpoint

@@ -34,7 +34,10 @@ class H(BaseHTTPRequestHandler):
 
 srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
 signal.signal(signal.SIGTERM, lambda *a: threading.Thread(target=srv.shutdown).start())
-threading.Timer(float(sys.argv[2]) if len(sys.argv) > 2 else 300, srv.shutdown).start()
+# the lifetime bound; a daemon thread, so SIGTERM ends the process at once
+lifetime = threading.Timer(float(sys.argv[2]) if len(sys.argv) > 2 else 300, srv.shutdown)
+lifetime.daemon = True
+lifetime.start()
 with open(sys.argv[1] + ".tmp", "w") as f:
     f.write(str(srv.server_address[1]))
 import os; os.rename(sys.argv[1] + ".tmp", sys.argv[1])
