@@ -176,11 +176,83 @@ clean(QbrCtx *ctx, const char *s, size_t len)
 	return ctx->buf;
 }
 
+/*
+ * Decodes one UTF-8 sequence at s[0..len); returns its length (0 when it is
+ * not valid UTF-8) and the code point in *cp.
+ */
+static size_t
+utf8_next(const unsigned char *s, size_t len, unsigned *cp)
+{
+	size_t		n,
+				i;
+	unsigned	c = s[0];
+
+	if (c < 0x80)
+	{
+		*cp = c;
+		return 1;
+	}
+	if (c >= 0xC2 && c <= 0xDF)
+		n = 2, c &= 0x1F;
+	else if (c >= 0xE0 && c <= 0xEF)
+		n = 3, c &= 0x0F;
+	else if (c >= 0xF0 && c <= 0xF4)
+		n = 4, c &= 0x07;
+	else
+		return 0;
+	if (n > len)
+		return 0;
+	for (i = 1; i < n; i++)
+	{
+		if ((s[i] & 0xC0) != 0x80)
+			return 0;
+		c = (c << 6) | (s[i] & 0x3F);
+	}
+	/* overlong forms, surrogates and values beyond Unicode */
+	if ((n == 3 && c < 0x800) || (n == 4 && (c < 0x10000 || c > 0x10FFFF)) ||
+		(c >= 0xD800 && c <= 0xDFFF))
+		return 0;
+	*cp = c;
+	return n;
+}
+
+/* Width in 1/1000 em of s[0..len) (no control characters) in font, from the cache. */
+static double
+cached_width(QbrCtx *ctx, HPDF_Font font, const char *s, size_t len)
+{
+	short	   *cache = font == ctx->font ? ctx->widths[0] : font == ctx->bold ? ctx->widths[1] : NULL;
+	const unsigned char *u = (const unsigned char *) s;
+	double		w = 0;
+	size_t		i = 0;
+
+	if (cache == NULL)
+		return -1;
+	while (i < len)
+	{
+		unsigned	cp;
+		size_t		n = utf8_next(u + i, len - i, &cp);
+
+		if (n == 0 || cp > 0xFFFF)
+			return -1;			/* not UTF-8, or beyond HPDF_UNICODE: let libharu decide */
+		if (cp < QBR_WIDTH_CACHE)
+		{
+			if (cache[cp] < 0)
+				cache[cp] = (short) HPDF_Font_GetUnicodeWidth(font, (HPDF_UNICODE) cp);
+			w += cache[cp];
+		}
+		else
+			w += HPDF_Font_GetUnicodeWidth(font, (HPDF_UNICODE) cp);
+		i += n;
+	}
+	return w;
+}
+
 double
 qbr_width(QbrCtx *ctx, HPDF_Font font, double size, const char *s, size_t len)
 {
 	HPDF_TextWidth tw;
 	size_t		i;
+	double		w;
 
 	if (len == 0 || ctx->failed)
 		return 0;
@@ -192,6 +264,9 @@ qbr_width(QbrCtx *ctx, HPDF_Font font, double size, const char *s, size_t len)
 				return 0;
 			break;
 		}
+	w = cached_width(ctx, font, s, len);
+	if (w >= 0)
+		return w * size / 1000.0;
 	tw = HPDF_Font_TextWidth(font, (const HPDF_BYTE *) s, (HPDF_UINT) len);
 	return (double) tw.width * size / 1000.0;
 }
@@ -854,6 +929,13 @@ setup(QbrCtx *ctx)
 	HPDF_SetCurrentEncoder(ctx->pdf, "UTF-8");
 	ctx->font = load_font(ctx, opts && opts->font_regular ? opts->font_regular : QBR_PDF_FONT_REGULAR);
 	ctx->bold = load_font(ctx, opts && opts->font_bold ? opts->font_bold : QBR_PDF_FONT_BOLD);
+	for (int f = 0; f < 2 && !ctx->failed; f++)
+	{
+		/* a failed malloc only means measuring through libharu */
+		ctx->widths[f] = malloc(QBR_WIDTH_CACHE * sizeof(short));
+		if (ctx->widths[f])
+			memset(ctx->widths[f], 0xFF, QBR_WIDTH_CACHE * sizeof(short));	/* -1 */
+	}
 	load_logo(ctx);
 	if (ctx->failed)
 		return;
@@ -955,6 +1037,8 @@ qbr_pdf_render(const QbrDocument *doc, const QbrPdfOptions *opts, QbrPdfResult *
 	free(ctx.pages);
 	free(ctx.buf);
 	free(ctx.lines);
+	free(ctx.widths[0]);
+	free(ctx.widths[1]);
 
 	res->error = ctx.failed ? ctx.error : QBR_PDF_OK;
 	if (ctx.failed)

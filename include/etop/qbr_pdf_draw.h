@@ -27,6 +27,8 @@ typedef struct QbrRgb
 				b;
 } QbrRgb;
 
+#define QBR_WIDTH_CACHE 0x3000	/* Latin, Greek, Cyrillic, punctuation, symbols */
+
 typedef struct QbrCtx
 {
 	const QbrDocument *doc;
@@ -63,6 +65,15 @@ typedef struct QbrCtx
 	QbrRgb		track;
 	QbrRgb		white;
 	QbrRgb		alert;			/* red: expired, draft */
+
+	/*
+	 * Advance widths (1/1000 em) of the code points below QBR_WIDTH_CACHE of
+	 * font and bold, filled as they are first measured; -1 = not yet.  Line
+	 * wrapping measures the same words many times, and libharu finds a
+	 * glyph by a linear search of the font's cmap on every call (a quarter
+	 * of the render time before this cache).  NULL: measure through libharu.
+	 */
+	short	   *widths[2];
 
 	/* scratch space, reused */
 	char	   *buf;

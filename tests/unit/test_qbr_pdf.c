@@ -15,6 +15,7 @@
 #include <zlib.h>
 
 #include "etop/qbr_pdf.h"
+#include "etop/qbr_pdf_draw.h"
 
 static void
 keep(const char *name, const QbrPdfResult *res)
@@ -201,6 +202,64 @@ sample(QbrDocument *d, QbrRisk *risks, QbrMonthCount *months, QbrDevice *devices
 	d->n_discussion_points = 2;
 }
 
+static void
+ignore_hpdf_error(HPDF_STATUS e, HPDF_STATUS d, void *arg)
+{
+	(void) e;
+	(void) d;
+	(void) arg;
+}
+
+/*
+ * qbr_width() measures from its own per-render cache of advance widths: it
+ * must agree with libharu's HPDF_Font_TextWidth on every kind of text,
+ * including text that is not UTF-8 and characters beyond the cache.
+ */
+static void
+check_widths(void)
+{
+	static const char *texts[] = {
+		"Müller & Söhne GmbH", "Replace 21 aging devices — $25-50K", "[Ticket #115838]",
+		"Ελλάδα Привет", "naïve café – “quoted” … €100", "日本語のテキスト", "emoji \xF0\x9F\x98\x80 end",
+		"bad \xFF\xFE utf-8", "truncated \xE2\x82", "tab\tand\nnewline", "", "W"
+	};
+	QbrCtx		ctx;
+	HPDF_Font	fonts[2];
+
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.pdf = HPDF_New(ignore_hpdf_error, NULL);
+	HPDF_UseUTFEncodings(ctx.pdf);
+	HPDF_SetCurrentEncoder(ctx.pdf, "UTF-8");
+	fonts[0] = HPDF_GetFont(ctx.pdf, HPDF_LoadTTFontFromFile(ctx.pdf, QBR_PDF_FONT_REGULAR, HPDF_TRUE), "UTF-8");
+	fonts[1] = HPDF_GetFont(ctx.pdf, HPDF_LoadTTFontFromFile(ctx.pdf, QBR_PDF_FONT_BOLD, HPDF_TRUE), "UTF-8");
+	CHECK(fonts[0] != NULL && fonts[1] != NULL);
+	ctx.font = fonts[0];
+	ctx.bold = fonts[1];
+	for (int f = 0; f < 2; f++)
+	{
+		ctx.widths[f] = malloc(QBR_WIDTH_CACHE * sizeof(short));
+		memset(ctx.widths[f], 0xFF, QBR_WIDTH_CACHE * sizeof(short));
+	}
+	for (int pass = 0; pass < 2; pass++)	/* the second pass reads the cache */
+		for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++)
+			for (int f = 0; f < 2; f++)
+			{
+				const char *t = texts[i];
+				size_t		len = strlen(t);
+				char		clean[128];
+				HPDF_TextWidth tw;
+
+				for (size_t k = 0; k <= len; k++)
+					clean[k] = (k < len && (unsigned char) t[k] < 0x20) ? ' ' : t[k];
+				tw = HPDF_Font_TextWidth(fonts[f], (const HPDF_BYTE *) clean, (HPDF_UINT) len);
+				CHECK_NEAR(qbr_width(&ctx, fonts[f], 10.0, t, len), len ? tw.width * 10.0 / 1000.0 : 0, 1e-9);
+			}
+	free(ctx.widths[0]);
+	free(ctx.widths[1]);
+	free(ctx.buf);
+	HPDF_Free(ctx.pdf);
+}
+
 static bool
 cancel_now(void *arg)
 {
@@ -227,6 +286,8 @@ main(void)
 				h;
 	char		why[160];
 	int			calls = 0;
+
+	check_widths();
 
 	/* a full document */
 	sample(&d, risks, months, devices, items, actions, recs);
