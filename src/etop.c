@@ -45,11 +45,12 @@ _PG_init(void)
  * just to be faulted in again for the next page.  On virtual machines a page
  * fault is expensive: parsing one 2.5 MB ConnectWise page with jsonb_in took
  * ~165 ms with the defaults and ~45 ms with the settings below (docs/sync.md).
- * The price is that the worker keeps up to its peak heap (plus
- * ETOP_WORKER_TOP_PAD) until it exits; a sync worker exits after its run.
+ * The price is that the worker keeps up to its peak heap (and up to
+ * ETOP_WORKER_TRIM_THRESHOLD of freed memory at its top) until it exits; a
+ * sync worker exits after its run (docs/operations.md).
  */
 #define ETOP_WORKER_MMAP_THRESHOLD	(32 * 1024 * 1024)	/* glibc's maximum on 64-bit */
-#define ETOP_WORKER_TRIM_THRESHOLD	(256 * 1024 * 1024)
+#define ETOP_WORKER_TRIM_THRESHOLD	(64 * 1024 * 1024)
 #define ETOP_WORKER_TOP_PAD			(16 * 1024 * 1024)
 
 void
