@@ -186,3 +186,14 @@ CREATE VIEW etop.schedules WITH (security_invoker = true) AS
     SELECT * FROM etop.schedule_list();
 COMMENT ON VIEW etop.schedules IS
     'etop''s pg_cron jobs (etop:...) with the status, times and message of their latest run';
+
+-- DROP EXTENSION etop removes etop's pg_cron jobs (src/schedules_sql.c): an
+-- event trigger of the extension, fired before the drop, that reads which
+-- extensions the statement drops and acts only when etop is one of them.
+CREATE FUNCTION etop.on_drop_extension() RETURNS event_trigger
+LANGUAGE c AS 'MODULE_PATHNAME', 'etop_on_drop_extension';
+COMMENT ON FUNCTION etop.on_drop_extension() IS
+    'Event trigger: when DROP EXTENSION drops etop, unschedule this database''s etop:... pg_cron jobs';
+CREATE EVENT TRIGGER etop_drop_extension ON ddl_command_start
+    WHEN TAG IN ('DROP EXTENSION')
+    EXECUTE FUNCTION etop.on_drop_extension();

@@ -143,6 +143,31 @@ done
 [ "$(q "SELECT etop.unschedule('qbr-check')" 2>/dev/null)" = f ] || fail "a second unschedule did not return false"
 note "unscheduled everything; etop.schedules is empty"
 
+# DROP EXTENSION etop takes etop's jobs with it (an event trigger), and only
+# etop's; a DROP that fails leaves them; dropping another extension does not
+# touch them.
+q "SELECT etop.schedule_qbr_check('0 6 * * *')" >/dev/null
+q "SELECT cron.schedule('not-etop', '0 1 * * *', 'SELECT 1')" >/dev/null
+q "CREATE EXTENSION pg_trgm" && q "DROP EXTENSION pg_trgm"
+[ "$(q "SELECT count(*) FROM cron.job WHERE jobname LIKE 'etop:%'")" = 1 ] ||
+    fail "dropping another extension removed etop's jobs"
+q "CREATE VIEW public.etop_dependent AS SELECT id FROM etop.clients"
+if psql -X -q -At -v ON_ERROR_STOP=1 -d "$DB" -c "DROP EXTENSION etop" >/dev/null 2>&1; then
+    fail "DROP EXTENSION etop succeeded although a view depends on it"
+fi
+[ "$(q "SELECT count(*) FROM cron.job WHERE jobname LIKE 'etop:%'")" = 1 ] ||
+    fail "a DROP EXTENSION etop that failed removed etop's jobs all the same"
+q "DROP VIEW public.etop_dependent"
+out=$(psql -X -At -v ON_ERROR_STOP=1 -d "$DB" -c "DROP EXTENSION etop" 2>&1) || fail "DROP EXTENSION etop: $out"
+case "$out" in
+    *"removed 1 pg_cron job(s) with the extension: etop:qbr-check"*) ;;
+    *) fail "DROP EXTENSION etop said: $out" ;;
+esac
+[ "$(q "SELECT string_agg(jobname, ',' ORDER BY jobname) FROM cron.job")" = "not-etop" ] ||
+    fail "after DROP EXTENSION etop, cron.job holds: $(q "SELECT string_agg(jobname, ',') FROM cron.job")"
+q "SELECT cron.unschedule('not-etop')" >/dev/null
+note "DROP EXTENSION etop removed its pg_cron jobs, and only its own"
+
 trap - EXIT
 admin "DROP DATABASE $DB WITH (FORCE)"
 note "ok"
