@@ -163,6 +163,10 @@ DECLARE
     ep_sites constant text[] := ARRAY['company/sites', 'company/companies/%/sites'];
     result jsonb;
 BEGIN
+    -- ConnectWise and Immy.Bot both decide which device a serial number is:
+    -- one at a time (until the sync's transaction ends), so two syncs
+    -- finishing together cannot both create the device.
+    PERFORM pg_advisory_xact_lock(1702129520, 1);    -- 'etop', devices
     v_opts := etop.sync_run_options(v_run);
     SELECT (coalesce(r.started_at, r.queued_at) AT TIME ZONE 'UTC')::date INTO v_as_of
       FROM etop.sync_runs r WHERE r.id = v_run;

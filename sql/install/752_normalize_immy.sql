@@ -115,6 +115,10 @@ DECLARE
     v_unmapped jsonb;
     result jsonb;
 BEGIN
+    -- ConnectWise and Immy.Bot both decide which device a serial number is:
+    -- one at a time (until the sync's transaction ends), so two syncs
+    -- finishing together cannot both create the device.
+    PERFORM pg_advisory_xact_lock(1702129520, 1);    -- 'etop', devices
     v_opts := etop.sync_run_options(v_run);
     v_edr := coalesce(v_opts ->> 'edr_pattern',
                       '(defender|edr|crowdstrike|falcon|sentinel ?one|huntress|sophos|bitdefender|'
