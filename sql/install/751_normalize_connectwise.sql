@@ -163,6 +163,10 @@ DECLARE
     ep_sites constant text[] := ARRAY['company/sites', 'company/companies/%/sites'];
     result jsonb;
 BEGIN
+    -- ConnectWise and Immy.Bot both decide which device a serial number is:
+    -- one at a time (until the sync's transaction ends), so two syncs
+    -- finishing together cannot both create the device.
+    PERFORM pg_advisory_xact_lock(1702129520, 1);    -- 'etop', devices
     v_opts := etop.sync_run_options(v_run);
     SELECT (coalesce(r.started_at, r.queued_at) AT TIME ZONE 'UTC')::date INTO v_as_of
       FROM etop.sync_runs r WHERE r.id = v_run;
@@ -198,32 +202,38 @@ BEGIN
     END;
 
     -- Every record is checked before anything is written.
-    SELECT records, duplicates > 0 INTO n_clients, d_companies FROM etop.sync_validate(v_run, v_vendor, '{company/companies}', 'id', $j${
+    SELECT records, duplicates > 0 INTO n_clients, d_companies
+      FROM etop.sync_validate(v_run, v_vendor, '{company/companies}', 'id', $j${
         "id": "int!", "name": "string!", "identifier": "string", "market": "object", "market.name": "string",
         "timeZoneSetup": "object", "timeZoneSetup.name": "string", "_info": "object",
         "_info.lastUpdated": "timestamp"}$j$);
-    SELECT records, duplicates > 0 INTO n_sites, d_sites FROM etop.sync_validate(v_run, v_vendor, ep_sites, 'id', $j${
+    SELECT records, duplicates > 0 INTO n_sites, d_sites
+      FROM etop.sync_validate(v_run, v_vendor, ep_sites, 'id', $j${
         "id": "int!", "name": "string", "company": "object", "company.id": "int",
         "addressLine1": "string", "addressLine2": "string", "city": "string", "zip": "string",
         "stateReference": "object", "stateReference.identifier": "string", "country": "object",
         "country.name": "string", "timeZone": "object", "timeZone.name": "string"}$j$);
-    SELECT records, duplicates > 0 INTO n_contacts, d_contacts FROM etop.sync_validate(v_run, v_vendor, '{company/contacts}', 'id', $j${
+    SELECT records, duplicates > 0 INTO n_contacts, d_contacts
+      FROM etop.sync_validate(v_run, v_vendor, '{company/contacts}', 'id', $j${
         "id": "int!", "firstName": "string", "lastName": "string", "title": "string",
         "company": "object", "company.id": "int", "communicationItems": "array",
         "defaultPhoneNbr": "string", "types": "array"}$j$);
-    SELECT records, duplicates > 0 INTO n_agreements, d_agreements FROM etop.sync_validate(v_run, v_vendor, '{finance/agreements}', 'id', $j${
+    SELECT records, duplicates > 0 INTO n_agreements, d_agreements
+      FROM etop.sync_validate(v_run, v_vendor, '{finance/agreements}', 'id', $j${
         "id": "int!", "name": "string", "type": "object", "type.name": "string",
         "company": "object!", "company.id": "int!", "billAmount": "number", "billingCycle": "object",
         "billingCycle.name": "string", "startDate": "timestamp", "endDate": "timestamp",
         "noEndingDateFlag": "boolean", "cancelledFlag": "boolean", "dateCancelled": "timestamp",
         "oneTimeFlag": "boolean", "_info": "object", "_info.lastUpdated": "timestamp"}$j$);
-    SELECT records, duplicates > 0 INTO n_devices, d_devices FROM etop.sync_validate(v_run, v_vendor, '{company/configurations}', 'id', $j${
+    SELECT records, duplicates > 0 INTO n_devices, d_devices
+      FROM etop.sync_validate(v_run, v_vendor, '{company/configurations}', 'id', $j${
         "id": "int!", "name": "string!", "type": "object", "type.name": "string",
         "company": "object!", "company.id": "int!", "site": "object", "site.id": "int",
         "serialNumber": "string", "modelNumber": "string", "manufacturer": "object",
         "manufacturer.name": "string", "osType": "string", "purchaseDate": "timestamp",
         "warrantyExpirationDate": "timestamp", "_info": "object", "_info.lastUpdated": "timestamp"}$j$);
-    SELECT records, duplicates > 0 INTO n_tickets, d_tickets FROM etop.sync_validate(v_run, v_vendor, '{service/tickets}', 'id', $j${
+    SELECT records, duplicates > 0 INTO n_tickets, d_tickets
+      FROM etop.sync_validate(v_run, v_vendor, '{service/tickets}', 'id', $j${
         "id": "int!", "summary": "string!", "company": "object!", "company.id": "int!",
         "site": "object", "site.id": "int", "board": "object", "board.name": "string",
         "type": "object", "type.name": "string", "subType": "object", "subType.name": "string",

@@ -115,6 +115,10 @@ DECLARE
     v_unmapped jsonb;
     result jsonb;
 BEGIN
+    -- ConnectWise and Immy.Bot both decide which device a serial number is:
+    -- one at a time (until the sync's transaction ends), so two syncs
+    -- finishing together cannot both create the device.
+    PERFORM pg_advisory_xact_lock(1702129520, 1);    -- 'etop', devices
     v_opts := etop.sync_run_options(v_run);
     v_edr := coalesce(v_opts ->> 'edr_pattern',
                       '(defender|edr|crowdstrike|falcon|sentinel ?one|huntress|sophos|bitdefender|'
@@ -130,12 +134,14 @@ BEGIN
     -- Every record is checked before anything is written.
     PERFORM etop.sync_validate(v_run, v_vendor, '{tenants}', 'id', $j${
         "id": "int!", "name": "string", "isMsp": "boolean", "msp": "boolean"}$j$);
-    SELECT duplicates > 0 INTO d_comp FROM etop.sync_validate(v_run, v_vendor, ep_comp, 'id', $j${
+    SELECT duplicates > 0 INTO d_comp
+      FROM etop.sync_validate(v_run, v_vendor, ep_comp, 'id', $j${
         "id": "int!", "tenantId": "int!", "tenantName": "string", "computerName": "string", "name": "string",
         "serialNumber": "string", "manufacturer": "string", "model": "string", "operatingSystem": "string",
         "chassisTypes": "array", "domainRole": "int", "lastProviderAgentEventDateUtc": "timestamp",
         "updatedDate": "timestamp", "deletedAt": "timestamp"}$j$);
-    SELECT duplicates > 0 INTO d_base FROM etop.sync_validate(v_run, v_vendor, ep_base, 'id', $j${
+    SELECT duplicates > 0 INTO d_base
+      FROM etop.sync_validate(v_run, v_vendor, ep_base, 'id', $j${
         "id": "int!", "maintenanceDisplayName": "string", "maintenanceIdentifier": "string",
         "maintenanceType": "int", "targetText": "string", "notes": "string", "updatedDateUTC": "timestamp"}$j$);
     PERFORM etop.sync_validate(v_run, v_vendor, ep_act, 'id', $j${

@@ -77,17 +77,21 @@ BEGIN
     v_client := etop.m365_client(v_run, v_opts);
 
     -- Every record is checked before anything is written.
-    SELECT duplicates > 0 INTO d_users FROM etop.sync_validate(v_run, v_vendor, ep_users, 'id', $j${
+    SELECT duplicates > 0 INTO d_users
+      FROM etop.sync_validate(v_run, v_vendor, ep_users, 'id', $j${
         "id": "id!", "userPrincipalName": "string!", "displayName": "string", "mail": "string",
         "accountEnabled": "boolean!", "userType": "string", "signInActivity": "object",
         "signInActivity.lastSignInDateTime": "timestamp",
         "signInActivity.lastSuccessfulSignInDateTime": "timestamp"}$j$,
         p_hint => 'The users request needs $select=id,displayName,mail,userPrincipalName,accountEnabled,userType,signInActivity.');
-    SELECT duplicates > 0 INTO d_reg FROM etop.sync_validate(v_run, v_vendor, ep_reg, 'id', $j${
+    SELECT duplicates > 0 INTO d_reg
+      FROM etop.sync_validate(v_run, v_vendor, ep_reg, 'id', $j${
         "id": "id!", "isMfaRegistered": "boolean", "isMfaCapable": "boolean"}$j$);
-    SELECT duplicates > 0 INTO d_risky FROM etop.sync_validate(v_run, v_vendor, ep_risky, 'id', $j${
+    SELECT duplicates > 0 INTO d_risky
+      FROM etop.sync_validate(v_run, v_vendor, ep_risky, 'id', $j${
         "id": "id!", "riskLevel": "string!", "riskState": "string", "isDeleted": "boolean"}$j$);
-    SELECT duplicates > 0 INTO d_prof FROM etop.sync_validate(v_run, v_vendor, ep_prof, 'id', $j${
+    SELECT duplicates > 0 INTO d_prof
+      FROM etop.sync_validate(v_run, v_vendor, ep_prof, 'id', $j${
         "id": "id!", "title": "string", "maxScore": "number!", "controlCategory": "string",
         "deprecated": "boolean", "service": "string", "tier": "string", "rank": "int",
         "actionType": "string", "actionUrl": "string", "implementationCost": "string",
@@ -99,7 +103,8 @@ BEGIN
         "controlName": "string!", "score": "number", "scoreInPercentage": "number",
         "implementationStatus": "string", "controlCategory": "string", "lastSynced": "timestamp"}$j$,
         p_nested => 'controlScores', p_nested_id => 'controlName');
-    SELECT duplicates > 0 INTO d_alerts FROM etop.sync_validate(v_run, v_vendor, ep_alerts, 'id', $j${
+    SELECT duplicates > 0 INTO d_alerts
+      FROM etop.sync_validate(v_run, v_vendor, ep_alerts, 'id', $j${
         "id": "id!", "title": "string", "description": "string", "severity": "string!",
         "status": "string!", "serviceSource": "string", "classification": "string",
         "category": "string", "createdDateTime": "timestamp!", "resolvedDateTime": "timestamp",
