@@ -47,7 +47,7 @@ R=$(sync connectwise)
 expect "persistent 429: the rate-limit object" "$(q -c "SELECT ('$R'::jsonb - 'attempts')::text")" \
     '{"error": "ConnectWise rate limit exceeded", "status": "failed", "retry_after": 60}'
 
-for scenario in 503 hang drop malformed wrong-types; do
+for scenario in 503 hang drop malformed not-array wrong-types; do
     case $scenario in
         503) cw '{"scenario": "503"}'; want="ConnectWise API unavailable (HTTP 503)" ;;
         hang) cw '{"scenario": "hang"}'
@@ -55,6 +55,7 @@ for scenario in 503 hang drop malformed wrong-types; do
               want="ConnectWise API timeout" ;;
         drop) cw '{"scenario": "drop"}'; want="ConnectWise connection dropped" ;;
         malformed) cw '{"scenario": "malformed", "path": "/v4_6_release/apis/3.0/service/tickets"}'; want="ConnectWise returned malformed JSON" ;;
+        not-array) cw '{"scenario": "not-array", "path": "/v4_6_release/apis/3.0/service/tickets"}'; want="ConnectWise returned an unexpected response" ;;
         wrong-types) cw '{"scenario": "wrong-types", "path": "/v4_6_release/apis/3.0/service/tickets"}'; want="" ;;
     esac
     R=$(sync connectwise true)      # full: every record is fetched (and broken)
@@ -65,8 +66,11 @@ for scenario in 503 hang drop malformed wrong-types; do
     q -c "UPDATE etop.connections SET options = options - 'timeout_ms' - 'max_attempts' WHERE name = 'connectwise'" >/dev/null
     cw '{"clear": true}'
 done
+expect "the unexpected response names the endpoint and page" \
+    "$(q -c "SELECT error->>'endpoint' || ' ' || (error->>'page') || ': ' || (error->>'details') FROM etop.sync_runs WHERE error->>'error' = 'ConnectWise returned an unexpected response' ORDER BY id DESC LIMIT 1")" \
+    "service/tickets 1: the response is not an array"
 expect "failed runs are recorded with their error" \
-    "$(q -c "SELECT count(*) >= 6 FROM etop.sync_runs WHERE status = 'failed' AND error ? 'error'")" "t"
+    "$(q -c "SELECT count(*) >= 7 FROM etop.sync_runs WHERE status = 'failed' AND error ? 'error'")" "t"
 
 echo "-- Immy.Bot: 47 computers correlate with the ConnectWise devices"
 R=$(sync immy)
@@ -90,6 +94,13 @@ graph '{"scenario": "403", "path": "/v1.0/security/secureScores"}'
 R=$(sync m365)
 expect "Graph 403: permission denied with the required scopes" "$(q -c "SELECT ('$R'::jsonb - 'status')::text")" \
     '{"error": "Microsoft Graph permission denied", "required_scopes": ["User.Read.All", "SecurityEvents.Read.All", "SecurityActions.Read.All"]}'
+graph '{"clear": true}'
+graph '{"scenario": "not-array", "path": "/v1.0/users"}'
+R=$(sync m365)
+expect "Graph answers without a value array: a clear error" \
+    "$(q -c "SELECT '$R'::jsonb->>'error' || ' / ' || ('$R'::jsonb->>'details')")" \
+    'Microsoft Graph returned an unexpected response / no "value" array in the response'
+expect "after it, the users are unchanged" "$(q -c "SELECT count(*) FROM etop.users")" "73"
 graph '{"clear": true}'
 
 echo "-- scores from synced data"

@@ -36,7 +36,7 @@ CONTROL_PREFIX = "/__"
 # Scenario names understood by every server.  Vendor-specific names (for
 # example the OpenAI mock's "hallucinate") are passed to the vendor handler.
 GENERIC_FAULTS = {
-    "hang", "slow", "stall", "drop", "close", "malformed", "huge", "huge-stream",
+    "hang", "slow", "stall", "drop", "close", "malformed", "not-array", "huge", "huge-stream",
 }
 RECORD_FAULTS = {"missing-fields", "wrong-types"}
 
@@ -454,6 +454,10 @@ class MockHandler(BaseHTTPRequestHandler):
         if name == "malformed":
             body = self.fault_payload()
             self.send_bytes(200, body[: max(1, len(body) * 2 // 3)] + b'",}{')
+            return True
+        if name == "not-array":
+            # valid JSON, 200, but not the records (array or {"value": [...]})
+            self.send_bytes(200, b'{"message": "maintenance page", "records": 0}')
             return True
         if name in ("huge", "huge-stream"):
             self._send_huge(rule.size or 1 << 30, declared=(name == "huge"))
