@@ -53,35 +53,24 @@ etop_on_drop_extension(PG_FUNCTION_ARGS)
 		PG_RETURN_VOID();
 
 	SPI_connect();
-	/* pg_cron may be absent, or present without its job table (not created here) */
-	rc = SPI_execute("SELECT to_regclass('cron.job') IS NOT NULL"
-					 "   AND EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_cron')",
-					 true, 1);
+	/* pg_cron's job table exists only where CREATE EXTENSION pg_cron ran */
+	rc = SPI_execute("SELECT 1 WHERE to_regclass('cron.job') IS NOT NULL", true, 1);
 	if (rc == SPI_OK_SELECT && SPI_processed == 1)
 	{
-		bool		isnull;
-		bool		have_cron = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
-														   SPI_tuptable->tupdesc, 1, &isnull));
+		char	   *names;
 
-		if (have_cron && !isnull)
-		{
-			rc = SPI_execute("SELECT string_agg(j.jobname, ', ' ORDER BY j.jobname),"
-							 "       count(cron.unschedule(j.jobid))"
-							 "  FROM cron.job j"
-							 " WHERE j.jobname LIKE 'etop:%' AND j.database = current_database()",
-							 false, 0);
-			if (rc != SPI_OK_SELECT || SPI_processed != 1)
-				elog(ERROR, "etop: removing etop's pg_cron jobs failed: %s", SPI_result_code_string(rc));
-			else
-			{
-				char	   *names = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-				char	   *count = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
-
-				if (names != NULL)
-					ereport(NOTICE,
-							(errmsg("etop: removed %s pg_cron job(s) with the extension: %s", count, names)));
-			}
-		}
+		rc = SPI_execute("SELECT string_agg(j.jobname, ', ' ORDER BY j.jobname),"
+						 "       count(cron.unschedule(j.jobid))"
+						 "  FROM cron.job j"
+						 " WHERE j.jobname LIKE 'etop:%' AND j.database = current_database()",
+						 false, 0);
+		if (rc != SPI_OK_SELECT || SPI_processed != 1)
+			elog(ERROR, "etop: removing etop's pg_cron jobs failed: %s", SPI_result_code_string(rc));
+		names = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+		if (names != NULL)
+			ereport(NOTICE,
+					(errmsg("etop: removed %s pg_cron job(s) with the extension: %s",
+							SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2), names)));
 	}
 	SPI_finish();
 	PG_RETURN_VOID();

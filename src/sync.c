@@ -483,7 +483,8 @@ etop_sync_store_page(EtopSyncContext *ctx, const char *endpoint, int page, const
 			if (link)
 				next = MemoryContextStrdup(caller, link);
 		}
-		if (recs == NULL || JB_ROOT_IS_SCALAR(recs) || !JB_ROOT_IS_ARRAY(recs))
+		/* (a scalar page is a one-element "raw scalar" array to jsonb) */
+		if (recs == NULL || !JB_ROOT_IS_ARRAY(recs) || JB_ROOT_IS_SCALAR(recs))
 			sync_error(ctx, psprintf("{\"error\": %s, \"endpoint\": %s, \"page\": %d, \"details\": %s}",
 									 json_str(psprintf("%s returned an unexpected response", ctx->vendor)),
 									 json_str(endpoint), page,
@@ -510,7 +511,6 @@ etop_sync_store_page(EtopSyncContext *ctx, const char *endpoint, int page, const
 		Oid			ptypes[2] = {INT8OID, TEXTOID};
 		Datum		pvalues[2];
 		bool		isnull;
-		Datum		cancel;
 
 		pvalues[0] = Int64GetDatum(ctx->run_id);
 		pvalues[1] = CStringGetTextDatum(psprintf("{\"endpoint\": %s, \"page\": %d, \"pages_fetched\": %d, "
@@ -518,9 +518,8 @@ etop_sync_store_page(EtopSyncContext *ctx, const char *endpoint, int page, const
 												  json_str(endpoint), page, ctx->pages, ctx->rows));
 		exec_args("UPDATE etop.sync_runs SET progress = $2::jsonb WHERE id = $1 RETURNING cancel_requested",
 				  2, ptypes, pvalues, SPI_OK_UPDATE_RETURNING);
-		cancel = SPI_processed == 1 ? SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)
-			: (Datum) 0;
-		if (SPI_processed == 1 && !isnull && DatumGetBool(cancel))
+		if (SPI_processed == 1 &&
+			DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)) && !isnull)
 			sync_error(ctx, "{\"error\": \"Sync cancelled\", \"details\": \"etop.sync_cancel() was called\"}",
 					   "sync cancelled");
 	}
