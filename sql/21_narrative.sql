@@ -37,5 +37,13 @@ SELECT narrative_offline(narrative_input(id, '2026-01-15')) - 'wins' AS empty_na
   FROM clients WHERE external_id = 'empty';
 -- Bad input is refused clearly.
 SELECT narrative_offline('{"period": "Q1 2026"}');
+-- Policies without a title (a hand-written input) are not cited, and do not crash the backend.
+SELECT r->>'title' AS title, r->'evidence' AS evidence
+  FROM jsonb_array_elements(narrative_offline(
+         '{"client": {"name": "x"}, "period": "Q1 2026",
+           "failing_policies": [{}, {"title": "MFA Enforcement"}, {"maxScore": 3}]}')->'recommendations') r
+ WHERE r->>'title' LIKE '%Microsoft 365%';
+SELECT jsonb_array_length(narrative_offline(
+         '{"client": {"name": "x"}, "period": "Q1 2026", "failing_policies": [{}]}')->'recommendations') AS recommendations;
 SELECT narrative_input(-5);
 DELETE FROM clients;

@@ -464,11 +464,14 @@ etop_narrative_offline(PG_FUNCTION_ARGS)
 
 		initStringInfo(&d);
 		appendStringInfoString(&d, "These Microsoft Secure Score controls are not in place: ");
-		for (int i = 0; i < jlen(failing) && i < 3; i++)
+		/* the first three with a title (an entry without one cannot be cited) */
+		for (int i = 0; i < jlen(failing) && list_length(rec->evidence) < 3; i++)
 		{
 			char	   *t = etop_jsonb_text(jat(failing, i), "title");
 
-			appendStringInfo(&d, "%s%s", i ? ", " : "", t);
+			if (t == NULL)
+				continue;
+			appendStringInfo(&d, "%s%s", rec->evidence ? ", " : "", t);
 			rec->evidence = lappend(rec->evidence, psprintf("[Policy: %s]", t));
 			if (strstr(t, "MFA") != NULL)
 				mfa = true;
@@ -479,7 +482,8 @@ etop_narrative_offline(PG_FUNCTION_ARGS)
 		rec->priority = mfa ? "high" : "medium";
 		rec->effort = "low";
 		rec->cost_range = "$0-1K";
-		recs = lappend(recs, rec);
+		if (rec->evidence != NIL)
+			recs = lappend(recs, rec);
 	}
 	{
 		JsonbContainer *pc = jobj(jobj(std, "breakdown"), "patch_compliance");
