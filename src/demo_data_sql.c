@@ -67,6 +67,16 @@
 
 /* ---- a bulk writer: COPY FROM's insert path, fed from C ------------------------ */
 
+/* a text value made once per writer for a generator's constant string (below) */
+#define CONST_TEXT_SLOTS 512
+
+typedef struct ConstText
+{
+	const char *key;
+	int			len;
+	Datum		value;
+} ConstText;
+
 typedef struct BulkWriter
 {
 	Relation	rel;
@@ -86,6 +96,7 @@ typedef struct BulkWriter
 	AttrNumber *defattno;
 	ExprState **defexpr;
 	int64		rows;
+	ConstText  *consts;			/* CONST_TEXT_SLOTS, open addressing by pointer */
 } BulkWriter;
 
 static void
@@ -109,6 +120,7 @@ bw_open(BulkWriter *bw, const char *relname, const char *const *columns, int nco
 
 	bw->estate = CreateExecutorState();
 	oldcxt = MemoryContextSwitchTo(bw->estate->es_query_cxt);
+	bw->consts = palloc0(sizeof(ConstText) * CONST_TEXT_SLOTS);
 
 	/* the same range table entry an INSERT would have: INSERT privilege on the columns */
 	rte = makeNode(RangeTblEntry);
@@ -283,28 +295,10 @@ bw_set_text(BulkWriter *bw, int col, const char *s)
 
 /*
  * The generators return most strings as pointers to their constant tables
- * ("Closed", "Password Reset"): their text values are made once per call and
- * shared by every row (the tuple copies them).
+ * ("Closed", "Password Reset"): their text values are made once per writer
+ * (in its executor state's memory, bw->consts) and shared by every row (the
+ * tuple copies them).
  */
-#define CONST_TEXT_SLOTS 512
-
-typedef struct ConstText
-{
-	const char *key;
-	int			len;
-	Datum		value;
-} ConstText;
-
-static ConstText const_texts[CONST_TEXT_SLOTS];
-static MemoryContext const_text_cxt;
-
-static void
-const_text_reset(MemoryContext cxt)
-{
-	memset(const_texts, 0, sizeof(const_texts));
-	const_text_cxt = cxt;
-}
-
 static void
 bw_set_const_text(BulkWriter *bw, int col, const char *s)
 {
@@ -313,13 +307,13 @@ bw_set_const_text(BulkWriter *bw, int col, const char *s)
 
 	for (int probe = 0; probe < CONST_TEXT_SLOTS; probe++, h = (h + 1) % CONST_TEXT_SLOTS)
 	{
-		ConstText  *ct = &const_texts[h];
+		ConstText  *ct = &bw->consts[h];
 
 		if (ct->key == NULL)
 		{
 			ct->key = s;
 			ct->len = (int) strlen(s);
-			ct->value = PointerGetDatum(MemoryContextAlloc(const_text_cxt, VARHDRSZ + ct->len));
+			ct->value = PointerGetDatum(MemoryContextAlloc(bw->estate->es_query_cxt, VARHDRSZ + ct->len));
 			SET_VARSIZE(DatumGetPointer(ct->value), VARHDRSZ + ct->len);
 			memcpy(VARDATA(DatumGetPointer(ct->value)), s, ct->len);
 		}
@@ -606,7 +600,6 @@ etop_demo_load_users(PG_FUNCTION_ARGS)
 	DemoUser   *users = palloc(sizeof(DemoUser) * DEMO_MAX_USERS);
 
 	client_args(fcinfo, &ca, true, DEMO_MAX_USERS);
-	const_text_reset(cxt);
 	tz_init(&tz, ca.as_of - 200, ca.as_of + 1);
 	bw_open(&bw, "users", cols, lengthof(cols));
 	for (int i = 0; i < ca.n; i++)
@@ -668,7 +661,6 @@ etop_demo_load_devices(PG_FUNCTION_ARGS)
 	bool		result_nulls[2] = {false, false};
 
 	client_args(fcinfo, &ca, false, DEMO_MAX_DEVICES);
-	const_text_reset(cxt);
 	for (int i = 0; i < ca.n; i++)
 		total += ca.size[i];
 	ids = palloc(sizeof(Datum) * (total + 1));
@@ -800,7 +792,6 @@ etop_demo_load_tickets(PG_FUNCTION_ARGS)
 	char		ext[32];
 
 	client_args(fcinfo, &ca, false, DEMO_MAX_USERS);
-	const_text_reset(cxt);
 	tz_init(&tz, ca.as_of - 740, ca.as_of + 10);
 	for (int h = 0; h < lengthof(hours); h++)
 		hours[h] = NumericGetDatum(int64_div_fast_to_numeric(h, 2));

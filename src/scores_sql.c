@@ -393,12 +393,13 @@ scores_document(const EtopClientMetrics *m, const PrevSnapshot *prev, DateADT as
 
 /*
  * Run METRICS_SQL for one client or for all visible clients (all = true) and
- * call emit() with each client's scores document, allocated in `outcxt`.
+ * call emit() with each client's scores document.  The document lives in a
+ * scratch context reset after emit() returns: emit() copies what it keeps.
  */
 typedef void (*emit_fn) (void *arg, int client_id, Datum doc);
 
 static int
-compute_scores(bool all, int client_id, DateADT as_of, MemoryContext outcxt, emit_fn emit, void *arg)
+compute_scores(bool all, int client_id, DateADT as_of, emit_fn emit, void *arg)
 {
 	Oid			argtypes[2] = {DATEOID, INT4OID};
 	Datum		values[2] = {DateADTGetDatum(as_of), Int32GetDatum(client_id)};
@@ -424,12 +425,10 @@ compute_scores(bool all, int client_id, DateADT as_of, MemoryContext outcxt, emi
 		MemoryContext old;
 		Datum		doc;
 
-		/* build in a scratch context; only the finished jsonb reaches outcxt */
+		CHECK_FOR_INTERRUPTS();
 		old = MemoryContextSwitchTo(tmpcxt);
 		load_metrics(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, &m, &prev);
 		doc = scores_document(&m, &prev, as_of);
-		MemoryContextSwitchTo(outcxt);
-		doc = PointerGetDatum(PG_DETOAST_DATUM_COPY(doc));
 		MemoryContextSwitchTo(old);
 		emit(arg, m.client_id, doc);
 		MemoryContextReset(tmpcxt);
@@ -439,10 +438,20 @@ compute_scores(bool all, int client_id, DateADT as_of, MemoryContext outcxt, emi
 	return (int) n;
 }
 
+typedef struct OneState
+{
+	MemoryContext cxt;			/* the caller's: where the document is kept */
+	Datum		doc;
+} OneState;
+
 static void
 emit_single(void *arg, int client_id, Datum doc)
 {
-	*(Datum *) arg = doc;
+	OneState   *st = (OneState *) arg;
+	MemoryContext old = MemoryContextSwitchTo(st->cxt);
+
+	st->doc = PointerGetDatum(PG_DETOAST_DATUM_COPY(doc));
+	MemoryContextSwitchTo(old);
 }
 
 PG_FUNCTION_INFO_V1(etop_scores_one);
@@ -453,20 +462,20 @@ etop_scores_one(PG_FUNCTION_ARGS)
 {
 	int32		client_id = PG_GETARG_INT32(0);
 	DateADT		as_of = PG_GETARG_DATEADT(1);
-	Datum		doc = (Datum) 0;
+	OneState	st = {CurrentMemoryContext, (Datum) 0};
 
 	if (DATE_NOT_FINITE(as_of))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("as_of must be a finite date")));
-	if (compute_scores(false, client_id, as_of, CurrentMemoryContext, emit_single, &doc) == 0)
+	if (compute_scores(false, client_id, as_of, emit_single, &st) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_NO_DATA_FOUND),
 				 errmsg("client %d not found", client_id),
 				 errdetail("No client with that id exists, or it is not assigned to role \"%s\".",
 						   GetUserNameFromId(GetUserId(), false)),
 				 errhint("SELECT id, name FROM etop.clients lists the clients you can see.")));
-	PG_RETURN_DATUM(doc);
+	PG_RETURN_DATUM(st.doc);
 }
 
 typedef struct AllState
@@ -499,6 +508,6 @@ etop_scores_all(PG_FUNCTION_ARGS)
 				 errmsg("as_of must be a finite date")));
 	InitMaterializedSRF(fcinfo, 0);
 	st.rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	compute_scores(true, 0, as_of, st.rsinfo->econtext->ecxt_per_query_memory, emit_row, &st);
+	compute_scores(true, 0, as_of, emit_row, &st);	/* the tuplestore copies each row */
 	return (Datum) 0;
 }

@@ -16,9 +16,10 @@ char	   *etop_database_name = NULL;
 char	   *etop_output_dir = NULL;
 int			etop_qbr_workers = 1;
 int			etop_qbr_poll_interval_ms = 1000;
-int			etop_qbr_visibility_timeout = 600;
-int			etop_qbr_retry_base_seconds = 30;
-char	   *etop_narrative_provider = NULL;
+/* read by the queue's SQL through current_setting(), not by C */
+static int	etop_qbr_visibility_timeout = 600;
+static int	etop_qbr_retry_base_seconds = 30;
+static char *etop_narrative_provider = NULL;
 char	   *etop_llm_base_url = NULL;
 char	   *etop_llm_model = NULL;
 char	   *etop_llm_api_key = NULL;

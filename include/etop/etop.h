@@ -13,9 +13,6 @@ extern char *etop_output_dir;		/* where QBR PDFs are written, '' = nowhere */
 /* QBR queue workers (qbr_worker.c) */
 extern int	etop_qbr_workers;			/* how many, at server start */
 extern int	etop_qbr_poll_interval_ms;	/* idle wait between claims */
-extern int	etop_qbr_visibility_timeout;	/* seconds before a silent job is reclaimed */
-extern int	etop_qbr_retry_base_seconds;	/* backoff base: base x 2^(attempt-1) */
-extern char *etop_narrative_provider;	/* offline | openai */
 
 /* LLM provider (narrative_llm.c) */
 extern char *etop_llm_base_url;
