@@ -404,7 +404,9 @@ qbr_wrap_text(QbrCtx *ctx, HPDF_Font font, double size, const char *s,
 	n = qbr_wrap(s, len, width, measure_cb, &m, ctx->lines, ctx->linecap);
 	if (n > ctx->linecap)
 	{
-		QbrLine    *nl = realloc(ctx->lines, sizeof(QbrLine) * (size_t) n);
+		/* room to spare, so a slightly longer text next time is wrapped once */
+		int			cap = n > 2 * ctx->linecap ? (n > 64 ? n : 64) : 2 * ctx->linecap;
+		QbrLine    *nl = realloc(ctx->lines, sizeof(QbrLine) * (size_t) cap);
 
 		if (nl == NULL)
 		{
@@ -412,7 +414,7 @@ qbr_wrap_text(QbrCtx *ctx, HPDF_Font font, double size, const char *s,
 			return 0;
 		}
 		ctx->lines = nl;
-		ctx->linecap = n;
+		ctx->linecap = cap;
 		n = qbr_wrap(s, len, width, measure_cb, &m, ctx->lines, ctx->linecap);
 	}
 	*lines = ctx->lines;
@@ -531,7 +533,7 @@ qbr_section_title(QbrCtx *ctx, const char *title, double keep)
 	qbr_hline(ctx, ctx->margin_x, ctx->margin_x + 44, ctx->y - 25, 2.4, ctx->accent);
 
 	/* a bookmark, so readers can jump between sections */
-	outline = HPDF_CreateOutline(ctx->pdf, ctx->outline, title, NULL);
+	outline = HPDF_CreateOutline(ctx->pdf, NULL, title, NULL);	/* top-level bookmark */
 	dst = HPDF_Page_CreateDestination(ctx->page);
 	if (outline && dst)
 	{
@@ -953,7 +955,6 @@ setup(QbrCtx *ctx)
 		if (ctx->watermark_gs)
 			HPDF_ExtGState_SetAlphaStroke(ctx->watermark_gs, 0.08f);
 	}
-	ctx->outline = NULL;		/* sections are top-level bookmarks */
 }
 
 /* Copies the finished PDF out of libharu into a malloc'd buffer. */

@@ -8,6 +8,7 @@
  */
 #include "etop/qbr_pdf_draw.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +75,7 @@ executive_summary(QbrCtx *ctx)
 /* -------------------------------------------------------------------- 2 */
 
 #define GAUGE_R		46.0
+#define GAUGE_MOVEMENT_LINES 4	/* under a gauge; more is cut with an ellipsis */
 #define GAUGE_LINE	11.0
 
 typedef struct Gauge
@@ -132,9 +134,18 @@ draw_gauge(QbrCtx *ctx, const Gauge *g, double x, double w, double top, double h
 					 g->higher_is_better ? "higher is better" : "lower is better");
 
 	n = qbr_wrap_text(ctx, ctx->font, 8.5, movement, w - 24, &lines);
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n && i < GAUGE_MOVEMENT_LINES; i++)
 	{
-		double		lw = qbr_width(ctx, ctx->font, 8.5, movement + lines[i].start, lines[i].len);
+		double		lw;
+
+		if (i == GAUGE_MOVEMENT_LINES - 1 && n > GAUGE_MOVEMENT_LINES)
+		{
+			/* the rest, shortened with an ellipsis: the box never outgrows the page */
+			qbr_text_fit(ctx, ctx->font, 8.5, 8.5, ctx->ink, x + 12, w - 24, 1, cy - 44 - 11 * i,
+						 movement + lines[i].start);
+			break;
+		}
+		lw = qbr_width(ctx, ctx->font, 8.5, movement + lines[i].start, lines[i].len);
 
 		qbr_text(ctx, ctx->font, 8.5, ctx->ink, cx - lw / 2, cy - 44 - 11 * i,
 				 movement + lines[i].start, lines[i].len);
@@ -163,7 +174,7 @@ score_dashboard(QbrCtx *ctx)
 		int			n = qbr_wrap_text(ctx, ctx->font, 8.5, g[i].score->movement, w - 24, &lines);
 
 		if (n > most)
-			most = n;
+			most = n < GAUGE_MOVEMENT_LINES ? n : GAUGE_MOVEMENT_LINES;
 	}
 	h = 34 + GAUGE_R + 44 + 11 * most + 4;
 	qbr_section_title(ctx, "Score Dashboard", h);
@@ -368,7 +379,8 @@ service_story(QbrCtx *ctx)
 	{
 		total = 0;
 		for (i = 0; i < s->n_months; i++)
-			total += s->months[i].count > 0 ? s->months[i].count : 0;
+			if (s->months[i].count > 0)	/* saturate: counts come from the caller's document */
+				total = s->months[i].count > LONG_MAX - total ? LONG_MAX : total + s->months[i].count;
 	}
 	if (!has_text(ctx->doc->trends) && s->n_months == 0 && total < 0 &&
 		s->sla_total < 0 && s->reopened < 0 && s->after_hours < 0)

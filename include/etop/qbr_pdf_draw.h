@@ -37,7 +37,6 @@ typedef struct QbrCtx
 	HPDF_Font	font;			/* DejaVu Sans */
 	HPDF_Font	bold;			/* DejaVu Sans Bold */
 	HPDF_Image	logo;			/* NULL: no logo */
-	HPDF_Outline outline;		/* root of the section bookmarks */
 	HPDF_ExtGState watermark_gs;	/* translucent fill for the DRAFT mark */
 
 	HPDF_Page  *pages;
@@ -92,8 +91,6 @@ typedef struct QbrCtx
 /* Text sizes and leading used throughout. */
 #define QBR_BODY_SIZE	9.5
 #define QBR_BODY_LEAD	13.5
-#define QBR_SMALL_SIZE	8.0
-#define QBR_SMALL_LEAD	11.0
 #define QBR_CELL_SIZE	8.5
 #define QBR_CELL_LEAD	11.5
 

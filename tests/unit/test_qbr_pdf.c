@@ -202,6 +202,41 @@ sample(QbrDocument *d, QbrRisk *risks, QbrMonthCount *months, QbrDevice *devices
 	d->n_discussion_points = 2;
 }
 
+/*
+ * The lowest y at which an uncompressed PDF places text ("x y Td") or a
+ * rectangle ("x y w h re"): below 0 is off the page.
+ */
+static double
+lowest_y(const QbrPdfResult *res)
+{
+	double		low = 1e9,
+				num[4] = {0, 0, 0, 0};
+	size_t		i = 0;
+
+	while (res->data && i < res->size)
+	{
+		char		tok[64];
+		size_t		n = 0;
+
+		while (i < res->size && (res->data[i] == ' ' || res->data[i] == '\n' || res->data[i] == '\r'))
+			i++;
+		while (i < res->size && res->data[i] != ' ' && res->data[i] != '\n' && res->data[i] != '\r')
+		{
+			if (n < sizeof(tok) - 1)
+				tok[n++] = (char) res->data[i];
+			i++;
+		}
+		tok[n] = '\0';
+		if (strcmp(tok, "Td") == 0 && num[3] < low)
+			low = num[3];
+		else if (strcmp(tok, "re") == 0 && num[1] < low)
+			low = num[1];
+		memmove(num, num + 1, sizeof(double) * 3);
+		num[3] = strtod(tok, NULL);
+	}
+	return low;
+}
+
 static void
 ignore_hpdf_error(HPDF_STATUS e, HPDF_STATUS d, void *arg)
 {
@@ -310,6 +345,26 @@ main(void)
 		CHECK(a.size == b.size && a.data && b.data && memcmp(a.data, b.data, a.size) == 0);
 		qbr_pdf_result_free(&a);
 		qbr_pdf_result_free(&b);
+	}
+
+	/* a very long movement text under a gauge is cut, never drawn below the page */
+	{
+		static char long_movement[6000];
+		const char *old_movement = d.standards.movement;
+		QbrPdfOptions plain;
+
+		memset(&plain, 0, sizeof(plain));
+		plain.no_compression = true;
+		CHECK(qbr_pdf_render(&d, &plain, &res) == QBR_PDF_OK);
+		CHECK(lowest_y(&res) >= 0 && lowest_y(&res) < 1e9);
+		qbr_pdf_result_free(&res);
+		for (size_t k = 0; k + 8 < sizeof(long_movement); k += 7)
+			memcpy(long_movement + k, "word +5", 7);
+		d.standards.movement = long_movement;
+		CHECK(qbr_pdf_render(&d, &plain, &res) == QBR_PDF_OK);
+		CHECK(lowest_y(&res) >= 0);
+		qbr_pdf_result_free(&res);
+		d.standards.movement = old_movement;
 	}
 
 	/* logos: checked before libharu (which would abort() on a corrupt one) */
