@@ -34,3 +34,8 @@ $(EXTENSION)--$(EXTVERSION).sql: $(sort $(wildcard sql/install/*.sql))
 .PHONY: unit
 unit:
 	$(MAKE) -C tests/unit PG_CONFIG=$(PG_CONFIG)
+
+# PGXS does not track header dependencies: rebuild every object when one of
+# etop's headers changes (a struct that changes size would otherwise leave
+# objects built against the old layout).
+$(OBJS): $(wildcard include/etop/*.h)

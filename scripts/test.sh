@@ -21,8 +21,9 @@ log=$(mktemp); trap 'rm -f "$log"' EXIT
 unit_rc=0
 if [ -f tests/unit/Makefile ]; then
     echo "== unit tests (pure C, no database)"
-    make -s -C tests/unit run 2>&1 | tee -a "$log" || unit_rc=$?
-    [ "${PIPESTATUS[0]}" -eq 0 ] || unit_rc=1
+    # (pipefail: the pipeline fails when make does)
+    make -s -C tests/unit run 2>&1 | tee -a "$log" || unit_rc=1
+    grep -qE '^unit: [0-9]+ passed' "$log" || unit_rc=1
 fi
 
 echo "== pg_regress and integration tests in a throwaway cluster"
@@ -34,8 +35,9 @@ pg_virtualenv -v 15 \
     -o "etop.database_name=etop_it" \
     -o "max_worker_processes=32" \
     -o "shared_buffers=512MB" \
-    tests/run-in-cluster.sh 2>&1 | tee -a "$log" || true
-[ "${PIPESTATUS[0]}" -eq 0 ] || cluster_rc=1
+    tests/run-in-cluster.sh 2>&1 | tee -a "$log" || cluster_rc=1
+# a cluster that never started, or a run that died early, prints no total
+grep -qE '^cluster: [0-9]+ passed' "$log" || cluster_rc=1
 
 # One closing line for everything: the unit total plus the cluster total.
 p=0; f=0

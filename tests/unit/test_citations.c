@@ -65,24 +65,49 @@ main(void)
 	}
 	/* random bytes never crash or read past the end (a poor man's fuzz) */
 	srand(42);
-	for (int round = 0; round < 20000; round++)
 	{
-		char		buf[64];
-		size_t		len = (size_t) (rand() % 64);
-		size_t		pos = 0;
-		const char	alphabet[] = "[]#: Ticket#DevicePolicyRisk0123\n";
+		int			bad = 0,
+					found = 0;
 
-		for (size_t i = 0; i < len; i++)
-			buf[i] = alphabet[rand() % (sizeof(alphabet) - 1)];
-		while (etop_next_citation(buf, len, &pos, &c[0]))
+		for (int round = 0; round < 20000; round++)
 		{
-			if (c[0].offset + c[0].len > len || c[0].ref + c[0].ref_len > buf + len)
+			/* pieces of citations, so that whole ones turn up as well as broken ones */
+			static const char *const pieces[] = {
+				"[", "]", "#", ": ", " ", "\n", "1", "42", "x", "Ticket ", "Device", "Policy", "Risk",
+				"[Ticket #", "[Device: ", "[Policy: ", "[Risk: ", "WS-01", "MFA"
+			};
+			char		buf[64];
+			size_t		len = 0,
+						want = (size_t) (rand() % 64);
+			size_t		pos = 0;
+
+			while (len < want)
 			{
-				CHECK(0);
-				break;
+				const char *p = pieces[rand() % (int) (sizeof(pieces) / sizeof(pieces[0]))];
+				size_t		n = strlen(p);
+
+				if (len + n > want)
+					n = want - len;
+				memcpy(buf + len, p, n);
+				len += n;
+			}
+			for (;;)
+			{
+				size_t		before = pos;
+
+				if (!etop_next_citation(buf, len, &pos, &c[0]))
+					break;
+				found++;
+				/* inside the input, and always moving forward (no endless loop) */
+				if (c[0].offset + c[0].len > len || c[0].ref + c[0].ref_len > buf + len || pos <= before)
+				{
+					bad++;
+					break;
+				}
 			}
 		}
+		CHECK(bad == 0);
+		CHECK(found > 0);		/* the alphabet does make citations now and then */
 	}
-	CHECK(1);
 	UNIT_DONE();
 }

@@ -195,7 +195,9 @@ test_boundaries(void)
 	etop_risk_score(&m, &r);
 	CHECK(r.score <= 100);
 	CHECK_NEAR(comp(&r, "business_modifier")->score, 100, 0);
-	CHECK_STR(r.level, etop_risk_level(r.score));
+	/* the level follows the documented bands (docs/scoring.md), restated here */
+	CHECK_STR(r.level, r.score >= 75 ? "Critical" : r.score >= 50 ? "High" : r.score >= 25 ? "Medium" : "Low");
+	CHECK(r.score >= 50);		/* ten open criticals and a thousand phishing alerts are not "Low" */
 
 	/* a quarter in progress is projected to its full length */
 	m = spec_client();
