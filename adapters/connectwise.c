@@ -69,7 +69,10 @@ fetch_all(EtopSyncContext *ctx, const CwAuth *auth, const char *path, const char
 	return total;
 }
 
-/* Company ids from the companies pages already stored for this run. */
+/*
+ * The ids of all the client's companies (fields=id), for the per-company
+ * sites: an incremental run stores only the companies that changed.
+ */
 static List *
 company_ids(EtopSyncContext *ctx, const CwAuth *auth)
 {

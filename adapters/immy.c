@@ -25,38 +25,22 @@ PGDLLEXPORT void etop_adapter_immy(EtopSyncContext *ctx);
 
 #define IMMY_TAKE 500
 
-/* ids of the records in a JSON array (member "id"), appended to buf as a JSON list */
-static int
-collect_ids(const char *json, const char *array_key, StringInfo buf)
+/* ids (member "id") of the records of the page just stored, appended to buf as a JSON list */
+static void
+collect_ids(EtopSyncContext *ctx, StringInfo buf)
 {
-	Jsonb	   *j = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(json)));
-	JsonbContainer *arr = &j->root;
-	int			n = 0;
+	const JsonbContainer *arr = etop_sync_page_records(ctx);
 
-	if (array_key)
+	for (int i = 0; arr && i < (int) JsonContainerSize(arr); i++)
 	{
-		JsonbValue *v = etop_jsonb_key(&j->root, array_key);
-
-		if (v == NULL || v->type != jbvBinary)
-			return 0;
-		arr = v->val.binary.data;
-	}
-	if (!JsonContainerIsArray(arr))
-		return 0;
-	for (int i = 0; i < (int) JsonContainerSize(arr); i++)
-	{
-		JsonbValue *rec = getIthJsonbValueFromContainer(arr, i);
+		JsonbValue *rec = getIthJsonbValueFromContainer((JsonbContainer *) arr, i);
 		JsonbValue *id = (rec && rec->type == jbvBinary)
 			? etop_jsonb_key(rec->val.binary.data, "id") : NULL;
 
 		if (id && id->type == jbvNumeric)
-		{
 			appendStringInfo(buf, "%s%s", buf->len > 1 ? ", " : "",
 							 etop_jsonb_text(rec->val.binary.data, "id"));
-			n++;
-		}
 	}
-	return n;
 }
 
 void
@@ -94,7 +78,8 @@ etop_adapter_immy(EtopSyncContext *ctx)
 		req.url = psprintf("%s/api/v1/computers/paged?skip=%d&take=%d", base, page * IMMY_TAKE, IMMY_TAKE);
 		body = etop_sync_http(ctx, &req, NULL);
 		n = etop_sync_store_page(ctx, "computers", page + 1, body, "results", NULL, NULL);
-		collect_ids(body, "results", &ids);
+		pfree(body);
+		collect_ids(ctx, &ids);
 		if (n < IMMY_TAKE)
 			break;
 	}

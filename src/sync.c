@@ -54,7 +54,6 @@ typedef struct SyncLaunch
 struct EtopSyncContext
 {
 	int64		run_id;
-	int32		connection_id;
 	bool		full;
 	char	   *connection;
 	char	   *adapter;
@@ -72,6 +71,7 @@ struct EtopSyncContext
 	int64		rows;
 	MemoryContext cxt;
 	MemoryContext page_cxt;		/* one page's parse and store; reset per page */
+	Jsonb	   *page_records;	/* the last stored page's records, in page_cxt */
 	etop_http_client *http;
 };
 
@@ -313,6 +313,17 @@ option_long(EtopSyncContext *ctx, const char *key, long dflt)
 	return v ? strtol(v, NULL, 10) : dflt;
 }
 
+/* Whether url is on the same scheme://host[:port] as the connection's base URL. */
+static bool
+same_origin(EtopSyncContext *ctx, const char *url)
+{
+	const char *base = etop_sync_base_url(ctx);
+	const char *host = strstr(base, "://");
+	size_t		len = host ? (size_t) (strcspn(host + 3, "/?#") + (host + 3 - base)) : strlen(base);
+
+	return pg_strncasecmp(url, base, len) == 0 && strchr("/?#", url[len]) != NULL;
+}
+
 char *
 etop_sync_http(EtopSyncContext *ctx, const EtopSyncRequest *sreq, char **link_out)
 {
@@ -323,6 +334,14 @@ etop_sync_http(EtopSyncContext *ctx, const EtopSyncRequest *sreq, char **link_ou
 	char	   *body;
 
 	CHECK_FOR_INTERRUPTS();
+	/*
+	 * Credentials go to the vendor's own host only: a next-page link in a
+	 * reply ("@odata.nextLink") could name any host.
+	 */
+	if ((sreq->bearer_token || sreq->basic_user) && !same_origin(ctx, sreq->url))
+		sync_error(ctx, psprintf("{\"error\": %s, \"details\": \"credentials are sent only to the host of the connection base URL\"}",
+								 json_str(psprintf("%s sent a link to another host", ctx->vendor))),
+				   psprintf("%s sent a link to another host", ctx->vendor));
 	etop_http_request_init(&req);
 	req.method = sreq->method ? sreq->method : "GET";
 	req.url = sreq->url;
@@ -347,17 +366,15 @@ etop_sync_http(EtopSyncContext *ctx, const EtopSyncRequest *sreq, char **link_ou
 	CHECK_FOR_INTERRUPTS();		/* SIGTERM during the request: stop here */
 	if (resp.error != ETOP_HTTP_OK)
 	{
-		etop_http_response copy = resp;
-
-		/* keep what the error needs, free the rest */
-		copy.body = NULL;
-		copy.link = NULL;
-		http_failure(ctx, &copy, sreq->url);
+		etop_http_response_free(&resp);	/* body and link; the rest says what failed */
+		http_failure(ctx, &resp, sreq->url);
 	}
-	body = resp.body ? pstrdup(resp.body) : pstrdup("");
+	/* the body (and link) were allocated in this context: hand them over */
+	body = resp.body ? resp.body : pstrdup("");
 	if (link_out)
-		*link_out = resp.link ? pstrdup(resp.link) : NULL;
-	etop_http_response_free(&resp);
+		*link_out = resp.link;
+	else if (resp.link)
+		pfree(resp.link);
 	return body;
 }
 
@@ -433,6 +450,7 @@ etop_sync_store_page(EtopSyncContext *ctx, const char *endpoint, int page, const
 		ctx->page_cxt = AllocSetContextCreate(ctx->cxt, "etop sync page", ALLOCSET_DEFAULT_SIZES);
 	else
 		MemoryContextReset(ctx->page_cxt);
+	ctx->page_records = NULL;
 	MemoryContextSwitchTo(ctx->page_cxt);
 
 	values[0] = Int64GetDatum(ctx->run_id);
@@ -492,6 +510,7 @@ etop_sync_store_page(EtopSyncContext *ctx, const char *endpoint, int page, const
 											  : "the response is not an array")),
 					   psprintf("%s returned an unexpected response (%s, page %d)", ctx->vendor, endpoint, page));
 		n = JB_ROOT_COUNT(recs);
+		ctx->page_records = recs;
 		values[3] = JsonbPGetDatum(recs);
 		values[4] = Int32GetDatum(n);
 	}
@@ -528,6 +547,12 @@ etop_sync_store_page(EtopSyncContext *ctx, const char *endpoint, int page, const
 	if (next_out)
 		*next_out = next;
 	return n;
+}
+
+const JsonbContainer *
+etop_sync_page_records(EtopSyncContext *ctx)
+{
+	return ctx->page_records ? &ctx->page_records->root : NULL;
 }
 
 /* ---------- the worker ---------- */
@@ -663,7 +688,6 @@ etop_sync_worker_main(Datum main_arg)
 	MemoryContextSwitchTo(cxt);
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.run_id = DatumGetInt64(main_arg);
-	ctx.connection_id = launch.connection_id;
 	ctx.full = launch.full;
 	ctx.cxt = cxt;
 
@@ -673,6 +697,8 @@ etop_sync_worker_main(Datum main_arg)
 			 ctx.run_id, launch.connection_id);
 		proc_exit(0);
 	}
+	/* load_run committed, which leaves TopMemoryContext current: the adapter works in the run's */
+	MemoryContextSwitchTo(cxt);
 	ctx.http = etop_http_client_create();
 
 	PG_TRY();

@@ -21,6 +21,7 @@
 #define ETOP_ADAPTER_H
 
 #include "postgres.h"
+#include "utils/jsonb.h"
 
 typedef struct EtopSyncContext EtopSyncContext;
 
@@ -83,6 +84,13 @@ extern char *etop_sync_oauth_token(EtopSyncContext *ctx, const char *authority, 
 extern int	etop_sync_store_page(EtopSyncContext *ctx, const char *endpoint, int page,
 								 const char *body, const char *array_key,
 								 const char *next_key, char **next_out);
+
+/*
+ * The records array of the page just stored (read-only), valid until the
+ * next etop_sync_store_page(): for an adapter that needs something from a
+ * page (the ids to ask a later endpoint about) without parsing it again.
+ */
+extern const JsonbContainer *etop_sync_page_records(EtopSyncContext *ctx);
 
 /* URL-encode a query value (palloc'd). */
 extern char *etop_sync_urlencode(const char *s);

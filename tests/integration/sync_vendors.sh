@@ -95,6 +95,11 @@ R=$(sync m365)
 expect "Graph 403: permission denied with the required scopes" "$(q -c "SELECT ('$R'::jsonb - 'status')::text")" \
     '{"error": "Microsoft Graph permission denied", "required_scopes": ["User.Read.All", "SecurityEvents.Read.All", "SecurityActions.Read.All"]}'
 graph '{"clear": true}'
+graph '{"scenario": "foreign-next-link", "path": "/v1.0/users"}'
+R=$(sync m365)
+expect "a next-page link to another host: the token is not sent there" \
+    "$(q -c "SELECT '$R'::jsonb->>'error'")" 'Microsoft Graph sent a link to another host'
+graph '{"clear": true}'
 graph '{"scenario": "not-array", "path": "/v1.0/users"}'
 R=$(sync m365)
 expect "Graph answers without a value array: a clear error" \

@@ -233,6 +233,11 @@ class GraphHandler(MockHandler):
             nq.append(("$skiptoken", token))
             out["@odata.nextLink"] = "%s/v1.0/%s?%s" % (self.base_url(), rel, urllib.parse.urlencode(
                 nq, safe="$,()'", quote_via=urllib.parse.quote))
+        if (self.rule is not None and self.rule.name == "foreign-next-link"
+                and "@odata.nextLink" in out):
+            # a next page on another host: a client must not send its token there
+            out["@odata.nextLink"] = re.sub(r"^http://[^/]+", "http://127.0.0.2:9",
+                                            out["@odata.nextLink"])
         fault = self.record_fault()
         if select is None and not fault:
             body = json.dumps(out)[:-1].encode() + b',"value":' + coll.page_bytes(sel) + b"}"
