@@ -65,6 +65,18 @@ UPDATE qbr_jobs SET worker_pid = 0 WHERE id = :'job4';
 SELECT qbr_step(:'job4', 1);
 \set VERBOSITY default
 SELECT job_fail(:'job4', 'late') AS ignored, (SELECT status FROM qbr_jobs WHERE id = :'job4');
+-- a finished job is never re-opened by a late failure
+SELECT job_fail(:'job1', 'late') AS completed_stays, job_fail(:'job3', 'late') AS failed_stays;
+SELECT status, attempts FROM qbr_jobs WHERE id IN (:'job1', :'job3') ORDER BY status;
+-- a job whose worker stopped during every attempt is stopped for a human, not retried forever
+UPDATE qbr_jobs SET attempts = max_attempts, locked_until = now() - interval '1 second', worker_pid = 0
+ WHERE id = :'job4';
+SELECT (job_claim()).id IS NULL AS not_claimed_again;
+SELECT status, attempts, human_review, error FROM qbr_jobs WHERE id = :'job4';
+
+-- A bad as_of is refused to whoever enqueues it (it could otherwise block every claim).
+SELECT qbr_generate(:c1, '{"as_of": "next tuesday"}');
+INSERT INTO qbr_jobs (client_id, options) VALUES (:c1, '{"as_of": "2026-02-30"}');
 
 -- The approval gate: drafts only, by an assigned account manager, audited.
 CREATE ROLE etop_test_am1 IN ROLE etop_am;
@@ -82,6 +94,8 @@ UPDATE qbrs SET narrative = '{}' WHERE id = :qbr1;   -- only status and note may
 RESET ROLE;
 SELECT action, role, before, after - 'job_id' AS after FROM audit_log WHERE entity = 'qbr' AND entity_id = :'qbr1' ORDER BY id;
 SELECT count(*) AS published FROM qbrs WHERE status NOT IN ('draft', 'approved', 'rejected');
+-- nothing leaves draft without a person: every non-draft has a reviewer and a time
+SELECT count(*) AS reviewed_by_nobody FROM qbrs WHERE status <> 'draft' AND (reviewed_by IS NULL OR reviewed_at IS NULL);
 SELECT substr(qbr_pdf(:qbr1), 1, 5) = '%PDF-'::bytea AS draft_has_its_pdf;
 
 DELETE FROM client_assignments;

@@ -4,6 +4,24 @@
 -- below, each run in its own transaction, so progress is visible to
 -- etop.qbr_status() while a job runs and a crash loses at most one step.
 
+-- A job's date comes from options.as_of when it is inserted, so a bad one is
+-- refused to whoever enqueues it (and can never block the claim of the queue).
+CREATE FUNCTION etop.qbr_jobs_as_of() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    NEW.as_of := (NEW.options->>'as_of')::date;
+    RETURN NEW;
+EXCEPTION WHEN invalid_datetime_format OR datetime_field_overflow THEN
+    RAISE EXCEPTION 'options.as_of must be a date (YYYY-MM-DD), not "%"', NEW.options->>'as_of'
+        USING ERRCODE = 'invalid_parameter_value';
+END
+$$;
+CREATE TRIGGER qbr_jobs_as_of BEFORE INSERT ON etop.qbr_jobs
+    FOR EACH ROW WHEN (NEW.as_of IS NULL AND NEW.options ? 'as_of')
+    EXECUTE FUNCTION etop.qbr_jobs_as_of();
+
 -- Claim the next runnable job: queued or retry jobs whose time has come, or
 -- active jobs whose worker missed its visibility timeout (it died).  SKIP
 -- LOCKED lets any number of workers claim concurrently; a job is never
@@ -20,11 +38,12 @@ DECLARE
     vis interval := coalesce(visibility,
                              coalesce(current_setting('etop.qbr_visibility_timeout', true), '600')::interval);
 BEGIN
+  LOOP
     UPDATE etop.qbr_jobs q
        SET status = 'active', attempts = q.attempts + 1, worker_pid = pg_backend_pid(),
            started_at = coalesce(q.started_at, now()), locked_until = now() + vis,
            progress = 'Claimed by worker (step 0/4)',
-           as_of = coalesce(q.as_of, (q.options->>'as_of')::date, current_date)
+           as_of = coalesce(q.as_of, current_date)    -- options.as_of was read on insert
      WHERE q.id = (SELECT c.id FROM etop.qbr_jobs c
                     WHERE c.status IN ('queued', 'retry', 'active')
                       AND ((c.status IN ('queued', 'retry') AND c.run_after <= now())
@@ -32,6 +51,13 @@ BEGIN
                     ORDER BY c.run_after, c.created_at
                     LIMIT 1 FOR UPDATE SKIP LOCKED)
     RETURNING q.* INTO j;
+    -- A job reclaimed after its lease ran out on every attempt keeps killing
+    -- its worker (or outlives the lease): stop it for a human instead.
+    EXIT WHEN j.id IS NULL OR j.attempts <= j.max_attempts;
+    PERFORM etop.job_fail(j.id, format('the job''s worker stopped or timed out during each of its %s attempts',
+                                       j.max_attempts),
+                          retryable => false, human_review => true);
+  END LOOP;
     RETURN j;               -- all NULL when there is nothing to do
 END
 $$;
@@ -68,8 +94,10 @@ BEGIN
     IF NOT FOUND THEN
         RETURN NULL;
     END IF;
-    IF j.status = 'active' AND j.worker_pid IS DISTINCT FROM pg_backend_pid() THEN
-        RETURN j.status;        -- another worker owns it now; its outcome counts
+    IF j.status <> 'active' OR j.worker_pid IS DISTINCT FROM pg_backend_pid() THEN
+        -- not ours (any more): another worker claimed it, or it already
+        -- finished; its outcome counts, never re-open it
+        RETURN j.status;
     END IF;
     IF retryable AND j.attempts < j.max_attempts THEN
         UPDATE etop.qbr_jobs
@@ -104,7 +132,9 @@ DECLARE
     qbr integer;
     pdf bytea;
 BEGIN
-    SELECT * INTO STRICT j FROM etop.qbr_jobs WHERE id = job;
+    -- locked for the step: a claim (SKIP LOCKED) passes over a job mid-step,
+    -- even one whose lease ran out meanwhile
+    SELECT * INTO STRICT j FROM etop.qbr_jobs WHERE id = job FOR UPDATE;
     IF j.status <> 'active' THEN
         RAISE EXCEPTION 'QBR job % is %, not active', job, j.status;
     END IF;
@@ -138,9 +168,7 @@ BEGIN
         END IF;
 
     ELSIF step = 4 THEN
-        IF to_regprocedure('etop.qbr_render(integer,jsonb,date)') IS NOT NULL THEN
-            EXECUTE 'SELECT etop.qbr_render($1, $2, $3)' INTO pdf USING j.client_id, j.narrative, j.as_of;
-        END IF;
+        pdf := etop.qbr_render(j.client_id, j.narrative, j.as_of);
         INSERT INTO etop.qbrs (client_id, job_id, period, as_of, status, narrative, scores, pdf)
         VALUES (j.client_id, job, etop.quarter_label(j.as_of), j.as_of, 'draft', j.narrative,
                 j.input->'scores', pdf)
@@ -167,7 +195,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
     UPDATE etop.qbr_jobs SET narrative = job_store_narrative.narrative,
                              token_usage = coalesce(job_store_narrative.token_usage, etop.qbr_jobs.token_usage)
-     WHERE id = job AND status = 'active';
+     WHERE id = job AND status = 'active' AND worker_pid = pg_backend_pid();
 $$;
 
 -- Run every step of one claimed job in the current transaction.  The workers
