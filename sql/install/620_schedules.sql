@@ -71,19 +71,6 @@ $$;
 COMMENT ON FUNCTION etop.cron_schedule(text, text, text) IS
     'Internal: schedule an etop:... pg_cron job (replacing one of the same name)';
 
--- Warn (not fail) when the function a job will call is not there yet: the
--- job is still scheduled and starts working once it exists.
-CREATE FUNCTION etop.warn_unless_function(fname text) RETURNS void
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
-BEGIN
-    IF NOT EXISTS (SELECT 1 FROM pg_proc p
-                    WHERE p.pronamespace = 'etop'::regnamespace AND p.proname = fname) THEN
-        RAISE WARNING 'etop.%() does not exist in this version of etop; the job is scheduled but '
-                      'its runs will fail until it does', fname;
-    END IF;
-END
-$$;
-
 CREATE FUNCTION etop.schedule_sync(connection text, cron_expr text) RETURNS bigint
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
@@ -93,7 +80,6 @@ BEGIN
             USING ERRCODE = 'undefined_object',
                   HINT = 'SELECT name, adapter FROM etop.connections lists the connections.';
     END IF;
-    PERFORM etop.warn_unless_function('sync_now');
     RETURN etop.cron_schedule('etop:sync:' || schedule_sync.connection, cron_expr,
                               format('SELECT etop.sync_now(%L)', schedule_sync.connection));
 END
@@ -113,8 +99,6 @@ COMMENT ON FUNCTION etop.schedule_qbr_check(text) IS
 CREATE FUNCTION etop.schedule_score_snapshots(cron_expr text DEFAULT '0 5 * * *') RETURNS bigint
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-    PERFORM etop.require_pg_cron();
-    PERFORM etop.warn_unless_function('snapshot_scores');
     RETURN etop.cron_schedule('etop:score-snapshots', cron_expr, 'SELECT etop.snapshot_scores()');
 END
 $$;

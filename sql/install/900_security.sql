@@ -64,6 +64,10 @@ REVOKE ALL ON ALL FUNCTIONS IN SCHEMA etop FROM PUBLIC;
 -- RLS narrows what an account manager sees to its clients.
 GRANT SELECT ON ALL TABLES IN SCHEMA etop TO etop_reader, etop_am, etop_admin;
 REVOKE SELECT ON etop.connections FROM etop_reader, etop_am, etop_admin;
+-- Sync internals have no client_id to filter on: the raw vendor pages (kept
+-- after a failed run) hold every client's records, so an account manager,
+-- who sees only its own clients, reads neither them nor the runs.
+REVOKE SELECT ON etop.sync_pages, etop.sync_runs FROM etop_am;
 GRANT SELECT (id, name, adapter, base_url, options, enabled, last_sync_at, sync_cursor,
               created_at, updated_at)
       ON etop.connections TO etop_admin;

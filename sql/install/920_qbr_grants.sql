@@ -1,16 +1,8 @@
 -- Privileges for the QBR pipeline (400_citations.sql, ...).
-REVOKE ALL ON FUNCTION etop.validate_citations(jsonb, integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION etop.validate_citations(jsonb, integer) TO etop_admin, etop_am, etop_reader;
-REVOKE ALL ON FUNCTION etop.narrative_input(integer, date), etop.narrative_offline(jsonb),
-                       etop.level_rank(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION etop.narrative_input(integer, date), etop.narrative_offline(jsonb),
                           etop.level_rank(text) TO etop_admin, etop_am, etop_reader;
 -- Queue internals: for etop_admin (and the workers, which run as the bootstrap superuser).
-REVOKE ALL ON FUNCTION etop.job_claim(interval), etop.job_progress(uuid, integer),
-                       etop.job_fail(uuid, text, boolean, boolean), etop.qbr_step(uuid, integer),
-                       etop.job_store_narrative(uuid, jsonb, jsonb), etop.qbr_run_job(uuid),
-                       etop.qbr_review(integer, text, text), etop.qbr_approve(integer, text),
-                       etop.qbr_reject(integer, text), etop.qbr_pdf(integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION etop.job_claim(interval), etop.job_progress(uuid, integer),
                           etop.job_fail(uuid, text, boolean, boolean), etop.qbr_step(uuid, integer),
                           etop.job_store_narrative(uuid, jsonb, jsonb), etop.qbr_run_job(uuid)
@@ -24,3 +16,4 @@ GRANT UPDATE (status, review_note) ON etop.qbrs TO etop_am;
 CREATE POLICY am_review ON etop.qbrs FOR UPDATE TO etop_am
     USING (client_id IN (SELECT etop.assigned_client_ids()))
     WITH CHECK (client_id IN (SELECT etop.assigned_client_ids()));
+-- (No REVOKE ... FROM PUBLIC here: 900_security.sql revoked every function from PUBLIC.)

@@ -1,10 +1,7 @@
 -- Privileges for connections and syncs (430_sync.sql).
-REVOKE ALL ON FUNCTION etop._sync_launch(bigint, integer, boolean), etop.connection_create(text, text, text, jsonb, jsonb),
-                       etop.connection_drop(text), etop.sync_reap(), etop.sync(text, boolean),
-                       etop.sync_wait(bigint, interval), etop.sync_now(text, boolean), etop.sync_cancel(bigint)
-      FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION etop._sync_launch(bigint, integer, boolean), etop.connection_create(text, text, text, jsonb, jsonb), etop.connection_drop(text),
                           etop.sync_reap(), etop.sync(text, boolean), etop.sync_wait(bigint, interval),
                           etop.sync_now(text, boolean), etop.sync_cancel(bigint)
       TO etop_admin;
 GRANT UPDATE (cancel_requested) ON etop.sync_runs TO etop_admin;
+-- (No REVOKE ... FROM PUBLIC here: 900_security.sql revoked every function from PUBLIC.)

@@ -25,8 +25,8 @@ CREATE POLICY am_enqueue ON etop.qbr_jobs FOR INSERT TO etop_am
                 AND requested_by = current_user);
 
 -- Running the check by hand and managing schedules: administrators.
--- (etop.require_pg_cron, etop.cron_schedule and etop.warn_unless_function
--- are internal and granted to nobody.)
+-- (etop.require_pg_cron and etop.cron_schedule are internal and granted to
+-- nobody.)
 GRANT EXECUTE ON FUNCTION
       etop.run_qbr_check(date),
       etop.schedule_sync(text, text), etop.schedule_qbr_check(text),
