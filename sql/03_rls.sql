@@ -47,6 +47,9 @@ SELECT count(*) AS bobs_client_by_id FROM etop.client_overview WHERE client_id =
 UPDATE etop.clients SET name = 'hijacked';
 INSERT INTO etop.client_assignments (client_id, am_role) VALUES (1, 'etop_test_alice');
 SELECT am_role, count(*) FROM etop.client_assignments GROUP BY 1 ORDER BY 1;
+-- nor the sync internals, which hold every client's raw vendor records
+SELECT count(*) FROM etop.sync_pages;
+SELECT count(*) FROM etop.sync_runs;
 RESET ROLE;
 
 SET ROLE etop_test_bob;
