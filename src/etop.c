@@ -14,6 +14,9 @@
 #include "utils/jsonb.h"
 #include "utils/guc.h"
 #include "lib/stringinfo.h"
+#include "storage/latch.h"
+#include "utils/memutils.h"
+#include "utils/wait_event.h"
 
 #include <curl/curl.h>
 #include <hpdf.h>
@@ -62,6 +65,41 @@ etop_worker_tune_malloc(void)
 		mallopt(M_TOP_PAD, ETOP_WORKER_TOP_PAD) != 1)
 		elog(DEBUG1, "etop: mallopt() refused a setting; the worker keeps glibc's defaults");
 #endif
+}
+
+bool
+etop_interrupt_pending(void *arg)
+{
+	return ProcDiePending || QueryCancelPending;
+}
+
+bool
+etop_latch_sleep(void *arg, long ms)
+{
+	while (ms > 0)
+	{
+		long		slice = Min(ms, 100);
+
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, slice,
+						 PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		if (etop_interrupt_pending(arg))
+			return false;
+		ms -= slice;
+	}
+	return true;
+}
+
+void *
+etop_context_alloc(void *cxt, size_t size)
+{
+	return MemoryContextAllocExtended((MemoryContext) cxt, size, MCXT_ALLOC_HUGE | MCXT_ALLOC_NO_OOM);
+}
+
+void
+etop_context_free(void *cxt, void *p)
+{
+	pfree(p);
 }
 
 PG_FUNCTION_INFO_V1(etop_build_info);

@@ -41,3 +41,30 @@ etop_jsonb_text(JsonbContainer *c, const char *key)
 			return NULL;
 	}
 }
+
+Jsonb *
+etop_jsonb_parse(const char *text, char **error)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	Jsonb	   *volatile j = NULL;
+
+	*error = NULL;
+	PG_TRY();
+	{
+		j = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(text)));
+	}
+	PG_CATCH();
+	{
+		ErrorData  *e;
+
+		MemoryContextSwitchTo(cxt);
+		e = CopyErrorData();
+		if (ERRCODE_TO_CATEGORY(e->sqlerrcode) != ERRCODE_DATA_EXCEPTION &&
+			e->sqlerrcode != ERRCODE_PROGRAM_LIMIT_EXCEEDED)
+			PG_RE_THROW();
+		FlushErrorState();
+		*error = e->message;
+	}
+	PG_END_TRY();
+	return j;
+}

@@ -42,45 +42,6 @@ const char *etop_llm_system_prompt =
 "\"effort\" (low|medium|high), \"cost_range\" (like \"$1-5K\") and \"evidence\" (an array of at least "
 "one citation)), \"discussion_points\" (3 to 5 strings) and \"wins\" (up to 5 strings with citations).";
 
-/* ---------- callbacks for the HTTP client: interrupts and latch waits ---------- */
-
-static bool
-llm_abort(void *arg)
-{
-	return ProcDiePending || QueryCancelPending;
-}
-
-static bool
-llm_sleep(void *arg, long ms)
-{
-	long		left = ms;
-
-	while (left > 0)
-	{
-		long		slice = Min(left, 100);
-
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, slice,
-						 PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
-		if (llm_abort(arg))
-			return false;
-		left -= slice;
-	}
-	return true;
-}
-
-static void *
-llm_alloc(void *ctx, size_t size)
-{
-	return MemoryContextAllocExtended((MemoryContext) ctx, size, MCXT_ALLOC_HUGE | MCXT_ALLOC_NO_OOM);
-}
-
-static void
-llm_free(void *ctx, void *ptr)
-{
-	pfree(ptr);
-}
-
 /* ---------- reading the reply ---------- */
 
 /* Parse the API reply; sets *content to the assistant's text and *usage. */
@@ -93,8 +54,11 @@ parse_reply(const char *body, char **content, char **usage)
 			   *text,
 			   *u;
 	JsonbValue *first;
+	char	   *why;
 
-	reply = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(body)));
+	reply = etop_jsonb_parse(body, &why);
+	if (reply == NULL)
+		return psprintf("OpenAI API returned invalid JSON: %s", why);
 	choices = etop_jsonb_key(&reply->root, "choices");
 	if (choices == NULL || choices->type != jbvBinary || JsonContainerSize(choices->val.binary.data) == 0)
 		return "OpenAI API returned no choices";
@@ -142,14 +106,13 @@ etop_llm_narrative(const char *input_json)
 		return res;
 	}
 
-	PG_TRY();
 	{
 		StringInfoData body,
 					url,
 					user;
 		etop_http_request req;
 		etop_http_response resp;
-		etop_http_allocator alloc = {llm_alloc, llm_free, cxt};
+		etop_http_allocator alloc = {etop_context_alloc, etop_context_free, cxt};
 		const char *headers[] = {"Content-Type: application/json", "Accept: application/json", NULL};
 		etop_http_error err;
 
@@ -187,8 +150,8 @@ etop_llm_narrative(const char *input_json)
 		req.retry_base_ms = 1000;
 		req.max_response_bytes = 8 * 1024 * 1024;
 		req.allocator = &alloc;
-		req.abort_cb = llm_abort;
-		req.sleep_cb = llm_sleep;
+		req.abort_cb = etop_interrupt_pending;
+		req.sleep_cb = etop_latch_sleep;
 
 		err = etop_http_perform(NULL, &req, &resp);
 		if (err == ETOP_HTTP_OK)
@@ -202,12 +165,15 @@ etop_llm_narrative(const char *input_json)
 			else
 			{
 				Jsonb	   *n;
+				char	   *bad;
 
 				/* some models wrap JSON in a ```json fence despite JSON mode */
 				content = strip_fence(content);
-				n = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(content)));
+				n = etop_jsonb_parse(content, &bad);
 
-				if (!JB_ROOT_IS_OBJECT(n))
+				if (n == NULL)
+					res.error = psprintf("OpenAI API returned invalid JSON: %s", bad);
+				else if (!JB_ROOT_IS_OBJECT(n))
 					res.error = pstrdup("OpenAI API returned JSON that is not an object");
 				else
 				{
@@ -232,16 +198,5 @@ etop_llm_narrative(const char *input_json)
 								 Max(resp.attempts - 1, 0), resp.message);
 		etop_http_response_free(&resp);
 	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		res.ok = false;
-		res.error = psprintf("OpenAI API returned invalid JSON: %s", edata->message);
-	}
-	PG_END_TRY();
 	return res;
 }

@@ -23,6 +23,7 @@
 #include "utils/numeric.h"
 
 #include "etop/qbr_layout.h"
+#include "etop/etop.h"
 #include "etop/qbr_pdf.h"
 
 PG_FUNCTION_INFO_V1(etop_qbr_render_doc);
@@ -627,13 +628,6 @@ parse_document(JsonbContainer *root, QbrDocument *doc)
 
 /* ------------------------------------------------------ the function */
 
-/* The renderer polls this; reading the flags never throws. */
-static bool
-cancel_requested(void *arg)
-{
-	return QueryCancelPending || ProcDiePending;
-}
-
 Datum
 etop_qbr_render_doc(PG_FUNCTION_ARGS)
 {
@@ -651,7 +645,7 @@ etop_qbr_render_doc(PG_FUNCTION_ARGS)
 	parse_document(&jb->root, &doc);
 
 	memset(&opts, 0, sizeof(opts));
-	opts.cancel = cancel_requested;
+	opts.cancel = etop_interrupt_pending;	/* reads the flags, never throws */
 
 	switch (qbr_pdf_render(&doc, &opts, &res))
 	{

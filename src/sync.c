@@ -270,41 +270,6 @@ etop_sync_urlencode(const char *s)
 	return r;
 }
 
-static bool
-sync_abort(void *arg)
-{
-	return ProcDiePending || QueryCancelPending;
-}
-
-static bool
-sync_sleep(void *arg, long ms)
-{
-	while (ms > 0)
-	{
-		long		slice = Min(ms, 100);
-
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, slice,
-						 PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
-		if (sync_abort(arg))
-			return false;
-		ms -= slice;
-	}
-	return true;
-}
-
-static void *
-sync_alloc(void *cxt, size_t size)
-{
-	return MemoryContextAllocExtended((MemoryContext) cxt, size, MCXT_ALLOC_HUGE | MCXT_ALLOC_NO_OOM);
-}
-
-static void
-sync_free(void *cxt, void *p)
-{
-	pfree(p);
-}
-
 static long
 option_long(EtopSyncContext *ctx, const char *key, long dflt)
 {
@@ -329,7 +294,7 @@ etop_sync_http(EtopSyncContext *ctx, const EtopSyncRequest *sreq, char **link_ou
 {
 	etop_http_request req;
 	etop_http_response resp;
-	etop_http_allocator alloc = {sync_alloc, sync_free, CurrentMemoryContext};
+	etop_http_allocator alloc = {etop_context_alloc, etop_context_free, CurrentMemoryContext};
 	const char *ca = etop_sync_option(ctx, "ca_file");
 	char	   *body;
 
@@ -359,8 +324,8 @@ etop_sync_http(EtopSyncContext *ctx, const EtopSyncRequest *sreq, char **link_ou
 	req.max_response_bytes = (size_t) option_long(ctx, "max_response_bytes", 64L * 1024 * 1024);
 	req.ca_file = ca;
 	req.allocator = &alloc;
-	req.abort_cb = sync_abort;
-	req.sleep_cb = sync_sleep;
+	req.abort_cb = etop_interrupt_pending;
+	req.sleep_cb = etop_latch_sleep;
 
 	etop_http_perform(ctx->http, &req, &resp);
 	CHECK_FOR_INTERRUPTS();		/* SIGTERM during the request: stop here */
@@ -390,6 +355,7 @@ etop_sync_oauth_token(EtopSyncContext *ctx, const char *authority, const char *t
 			   *reply;
 	Jsonb	   *j;
 	const char *token;
+	char	   *why;
 
 	if (!tenant || !client_id || !client_secret)
 		sync_error(ctx, psprintf("{\"error\": %s, \"details\": \"credentials need tenant_id, client_id and client_secret\"}",
@@ -420,8 +386,8 @@ etop_sync_oauth_token(EtopSyncContext *ctx, const char *authority, const char *t
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
-	j = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(reply)));
-	token = jsonb_text(j, "access_token");
+	j = etop_jsonb_parse(reply, &why);		/* not JSON: no token either */
+	token = j ? jsonb_text(j, "access_token") : NULL;
 	if (token == NULL)
 		sync_error(ctx, psprintf("{\"error\": %s, \"details\": \"token response without access_token\"}",
 								 json_str(psprintf("%s authentication failed", ctx->vendor))),
@@ -457,25 +423,19 @@ etop_sync_store_page(EtopSyncContext *ctx, const char *endpoint, int page, const
 	values[1] = CStringGetTextDatum(endpoint);
 	values[2] = Int32GetDatum(page);
 
-	/* malformed JSON is the vendor's fault: say so, with where */
-	PG_TRY();
+	/* parsed once, here; the page goes to SQL as jsonb.  Malformed JSON is
+	 * the vendor's fault: say so, with where. */
 	{
-		/* parsed once, here; the page goes to SQL as jsonb */
-		values[3] = DirectFunctionCall1(jsonb_in, CStringGetDatum(body));
-	}
-	PG_CATCH();
-	{
-		ErrorData  *e;
+		char	   *why;
+		Jsonb	   *parsed = etop_jsonb_parse(body, &why);
 
-		MemoryContextSwitchTo(caller);
-		e = CopyErrorData();
-		FlushErrorState();
-		sync_error(ctx, psprintf("{\"error\": %s, \"endpoint\": %s, \"page\": %d, \"details\": %s}",
-								 json_str(psprintf("%s returned malformed JSON", ctx->vendor)),
-								 json_str(endpoint), page, json_str(e->message)),
-				   psprintf("%s returned malformed JSON (%s, page %d)", ctx->vendor, endpoint, page));
+		if (parsed == NULL)
+			sync_error(ctx, psprintf("{\"error\": %s, \"endpoint\": %s, \"page\": %d, \"details\": %s}",
+									 json_str(psprintf("%s returned malformed JSON", ctx->vendor)),
+									 json_str(endpoint), page, json_str(why)),
+					   psprintf("%s returned malformed JSON (%s, page %d)", ctx->vendor, endpoint, page));
+		values[3] = JsonbPGetDatum(parsed);
 	}
-	PG_END_TRY();
 
 	/*
 	 * The records array and the next-page link are taken from the parsed

@@ -25,4 +25,14 @@ extern void etop_register_qbr_workers(void);
 extern bool etop_is_preloaded(void);
 extern void etop_worker_tune_malloc(void);	/* etop.c: first call of each etop worker */
 
+/*
+ * etop.c: callbacks that let the pure-C HTTP client and PDF renderer live in
+ * a backend: interrupts (a query cancel or SIGTERM) stop them, waits are
+ * latch waits, and memory comes from a memory context (given as the arg).
+ */
+extern bool etop_interrupt_pending(void *arg);
+extern bool etop_latch_sleep(void *arg, long ms);	/* false when interrupted */
+extern void *etop_context_alloc(void *cxt, size_t size);	/* NULL when out of memory */
+extern void etop_context_free(void *cxt, void *p);
+
 #endif							/* ETOP_ETOP_H */

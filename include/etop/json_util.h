@@ -13,4 +13,12 @@ extern JsonbValue *etop_jsonb_key(JsonbContainer *c, const char *key);
 /* A string/number/boolean member as text (palloc'd), or NULL. */
 extern char *etop_jsonb_text(JsonbContainer *c, const char *key);
 
+/*
+ * Parse text as jsonb.  Bad input (PostgreSQL's own message, e.g. "invalid
+ * input syntax for type json") comes back in *error with NULL, for the caller
+ * to report as the vendor's or the model's fault; any other error (out of
+ * memory, a cancel) is raised as usual.
+ */
+extern Jsonb *etop_jsonb_parse(const char *text, char **error);
+
 #endif							/* ETOP_JSON_UTIL_H */
