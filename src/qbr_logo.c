@@ -1,14 +1,32 @@
 /*
- * qbr_logo.c — checks an MSP logo (PNG bytes) before libharu sees it.
+ * qbr_logo.c — decodes an MSP logo (PNG bytes) into pixels etop owns.
  *
- * libharu 2.3.0 installs a libpng error handler that returns instead of
- * jumping, so libpng falls back to abort(): a corrupt PNG handed to
- * HPDF_LoadPngImageFromMem() kills the whole process (in PostgreSQL: the
- * backend, and with it every session, through crash recovery).  So the
- * renderer decodes the PNG here first, completely, with libpng's proper
- * setjmp error handling confined to this file, and passes on only data that
- * decoded without a single error or warning (libharu treats libpng warnings
- * as errors too).  Pure C: no libharu, no PostgreSQL.
+ * libharu 2.3.0's own PNG reader is not safe on untrusted input: it installs
+ * a libpng error handler that returns instead of jumping (libpng then falls
+ * back to abort()), and its reader for interlaced images with transparency
+ * frees the same row buffers twice (heap corruption: "double free detected",
+ * "corrupted size vs. prev_size", SIGSEGV).  In PostgreSQL either one kills
+ * the backend, and with it every session, through crash recovery.
+ *
+ * So libharu never sees PNG bytes.  This file decodes the PNG once, with
+ * libpng's documented read path (png_read_info, transformations,
+ * png_read_update_info, png_read_image) and its setjmp error handling
+ * confined to this file, into two buffers it allocates itself:
+ *
+ *   rgb    width * height * 3 bytes, 8-bit RGB, rows top to bottom;
+ *   alpha  width * height bytes of 8-bit opacity, or NULL when the image is
+ *          fully opaque (no alpha channel, no tRNS chunk).
+ *
+ * Every colour type, bit depth and interlace method becomes that one shape
+ * (palette and low-bit grey expanded, tRNS turned into alpha, 16-bit
+ * stripped, grey copied into R, G and B), and the renderer hands it to
+ * libharu as raw image data (HPDF_LoadRawImageFromMem, plus an SMask for the
+ * alpha).  Anything libpng reports, error or warning, rejects the logo with
+ * its reason.  Limits: QBR_LOGO_MAX_BYTES of PNG, QBR_LOGO_MAX_PIXELS pixels
+ * (so the decoded buffers are at most 4 bytes a pixel: 64 MB), and 16384 in
+ * either dimension.
+ *
+ * Pure C: no libharu, no PostgreSQL (fuzzed in tests/fuzz/fuzz_logo.c).
  */
 #include "etop/qbr_pdf.h"
 
@@ -25,7 +43,9 @@ typedef struct LogoReader
 	size_t		pos;
 	bool		warned;
 	char		why[160];
-	unsigned char *volatile row;	/* freed after a longjmp, hence volatile */
+	/* freed after a longjmp, hence volatile */
+	unsigned char *volatile pixels;
+	png_bytep  *volatile rows;
 } LogoReader;
 
 static void
@@ -59,75 +79,98 @@ logo_warning(png_structp png, png_const_charp msg)
 }
 
 /*
- * Decodes every row; returns true when the PNG is clean.  All libpng state
- * is created and destroyed in here, and the longjmp target is in this frame.
+ * Decodes the whole image into r->pixels as 8-bit RGB or RGBA rows.  All
+ * libpng state is created and destroyed in here, and the longjmp target is in
+ * this frame.  Returns the channel count (3 or 4), or 0 on any problem.
  */
-static bool
+static int
 decode(LogoReader *r, unsigned *width, unsigned *height)
 {
 	png_structp png;
 	png_infop	info;
 	png_uint_32 w,
-				h;
+				h,
+				y;
 	int			depth,
 				color,
-				passes,
-				pass;
-	png_uint_32 y;
+				channels;
+	size_t		rowbytes;
 
 	png = png_create_read_struct(PNG_LIBPNG_VER_STRING, r, logo_error, logo_warning);
 	if (png == NULL)
 	{
 		snprintf(r->why, sizeof(r->why), "out of memory");
-		return false;
+		return 0;
 	}
 	info = png_create_info_struct(png);
 	if (info == NULL)
 	{
 		png_destroy_read_struct(&png, NULL, NULL);
 		snprintf(r->why, sizeof(r->why), "out of memory");
-		return false;
+		return 0;
 	}
 	if (setjmp(png_jmpbuf(png)))
 	{
 		png_destroy_read_struct(&png, &info, NULL);
-		free(r->row);
-		r->row = NULL;
-		return false;
+		free(r->rows);
+		r->rows = NULL;
+		free(r->pixels);
+		r->pixels = NULL;
+		return 0;
 	}
 	png_set_read_fn(png, r, logo_read);
 	png_set_user_limits(png, 16384, 16384);
+	/* ancillary chunks (text, ICC profiles) may not be bigger than a logo */
+	png_set_chunk_malloc_max(png, QBR_LOGO_MAX_BYTES);
 	png_read_info(png, info);
 	png_get_IHDR(png, info, &w, &h, &depth, &color, NULL, NULL, NULL);
 	if ((unsigned long long) w * h > QBR_LOGO_MAX_PIXELS)
 		png_error(png, "image is too large for a logo");
-	if (depth == 16)
-		png_set_strip_16(png);	/* as libharu does */
-	passes = png_set_interlace_handling(png);
+
+	/* one shape for every input: 8-bit RGB, plus alpha when there is any */
+	png_set_expand(png);		/* palette -> RGB, grey < 8 bits -> 8, tRNS -> alpha */
+	png_set_strip_16(png);
+	png_set_gray_to_rgb(png);
+	(void) png_set_interlace_handling(png);
 	png_read_update_info(png, info);
-	r->row = malloc(png_get_rowbytes(png, info) + 1);
-	if (r->row == NULL)
+
+	channels = png_get_channels(png, info);
+	rowbytes = png_get_rowbytes(png, info);
+	if (png_get_bit_depth(png, info) != 8 || (channels != 3 && channels != 4) ||
+		rowbytes != (size_t) w * channels)
+		png_error(png, "unsupported PNG pixel format");
+
+	r->pixels = malloc(rowbytes * h);
+	r->rows = malloc(sizeof(png_bytep) * h);
+	if (r->pixels == NULL || r->rows == NULL)
 		png_error(png, "out of memory");
-	for (pass = 0; pass < passes; pass++)
-		for (y = 0; y < h; y++)
-			png_read_row(png, r->row, NULL);
+	for (y = 0; y < h; y++)
+		r->rows[y] = r->pixels + (size_t) y * rowbytes;
+	png_read_image(png, r->rows);
 	png_read_end(png, NULL);
 	png_destroy_read_struct(&png, &info, NULL);
-	free(r->row);
-	r->row = NULL;
+	free(r->rows);
+	r->rows = NULL;
+	if (r->warned)
+	{
+		free(r->pixels);
+		r->pixels = NULL;
+		return 0;
+	}
 	*width = w;
 	*height = h;
-	return !r->warned;
+	return channels;
 }
 
 bool
-qbr_logo_check(const unsigned char *data, size_t len,
-			   unsigned *width, unsigned *height, char *why, size_t whylen)
+qbr_logo_decode(const unsigned char *data, size_t len, QbrLogo *logo,
+				char *why, size_t whylen)
 {
 	LogoReader	r;
-	bool		ok;
+	int			channels;
+	size_t		npix;
 
-	*width = *height = 0;
+	memset(logo, 0, sizeof(*logo));
 	if (data == NULL || len < 8 || png_sig_cmp((png_const_bytep) data, 0, 8) != 0)
 	{
 		snprintf(why, whylen, "not a PNG image (the PNG signature is missing)");
@@ -142,8 +185,71 @@ qbr_logo_check(const unsigned char *data, size_t len,
 	memset(&r, 0, sizeof(r));
 	r.data = data;
 	r.len = len;
-	ok = decode(&r, width, height);
-	if (!ok)
+	channels = decode(&r, &logo->width, &logo->height);
+	if (channels == 0)
+	{
 		snprintf(why, whylen, "%s", r.why[0] ? r.why : "PNG could not be decoded");
-	return ok;
+		return false;
+	}
+	npix = (size_t) logo->width * logo->height;
+	if (channels == 3)
+	{
+		logo->rgb = r.pixels;	/* already the final shape */
+		return true;
+	}
+
+	/* RGBA: split into RGB (in place, front to back) and a separate alpha */
+	logo->alpha = malloc(npix);
+	if (logo->alpha == NULL)
+	{
+		free(r.pixels);
+		memset(logo, 0, sizeof(*logo));
+		snprintf(why, whylen, "out of memory");
+		return false;
+	}
+	{
+		unsigned char *px = r.pixels;
+		bool		opaque = true;
+
+		for (size_t i = 0; i < npix; i++)
+		{
+			px[i * 3] = px[i * 4];
+			px[i * 3 + 1] = px[i * 4 + 1];
+			px[i * 3 + 2] = px[i * 4 + 2];
+			logo->alpha[i] = px[i * 4 + 3];
+			opaque &= (px[i * 4 + 3] == 0xFF);
+		}
+		if (opaque)
+		{
+			free(logo->alpha);
+			logo->alpha = NULL;
+		}
+	}
+	logo->rgb = r.pixels;		/* the first 3 * npix bytes */
+	return true;
+}
+
+void
+qbr_logo_free(QbrLogo *logo)
+{
+	free(logo->rgb);
+	free(logo->alpha);
+	memset(logo, 0, sizeof(*logo));
+}
+
+bool
+qbr_logo_check(const unsigned char *data, size_t len,
+			   unsigned *width, unsigned *height, char *why, size_t whylen)
+{
+	QbrLogo		logo;
+
+	if (!qbr_logo_decode(data, len, &logo, why, whylen))
+	{
+		*width = *height = 0;
+		return false;
+	}
+	*width = logo.width;
+	*height = logo.height;
+	qbr_logo_free(&logo);
+	return true;
 }

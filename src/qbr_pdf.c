@@ -871,23 +871,38 @@ load_font(QbrCtx *ctx, const char *path)
 	return font;
 }
 
+/*
+ * The logo reaches libharu only as raw pixels decoded by qbr_logo.c (see
+ * there why libharu never gets PNG bytes): an RGB image, with the alpha as a
+ * DeviceGray soft mask when the logo has transparency.  libharu copies the
+ * pixels into its own streams, so etop's buffers are freed right here.
+ */
 static void
 load_logo(QbrCtx *ctx)
 {
 	const QbrDocument *doc = ctx->doc;
-	unsigned	w,
-				h;
+	QbrLogo		logo;
 	char		why[160];
 
 	if (ctx->failed || doc->logo_png == NULL || doc->logo_png_len == 0)
 		return;
-	if (!qbr_logo_check(doc->logo_png, doc->logo_png_len, &w, &h, why, sizeof(why)))
+	if (!qbr_logo_decode(doc->logo_png, doc->logo_png_len, &logo, why, sizeof(why)))
 	{
 		qbr_fail(ctx, QBR_PDF_ERR_LOGO, "the MSP logo is not a usable PNG image");
 		snprintf(ctx->detail, sizeof(ctx->detail), "%s.", why);
 		return;
 	}
-	ctx->logo = HPDF_LoadPngImageFromMem(ctx->pdf, doc->logo_png, (HPDF_UINT) doc->logo_png_len);
+	ctx->logo = HPDF_LoadRawImageFromMem(ctx->pdf, logo.rgb, logo.width, logo.height,
+										 HPDF_CS_DEVICE_RGB, 8);
+	if (ctx->logo != NULL && logo.alpha != NULL)
+	{
+		HPDF_Image	mask = HPDF_LoadRawImageFromMem(ctx->pdf, logo.alpha, logo.width,
+													logo.height, HPDF_CS_DEVICE_GRAY, 8);
+
+		if (mask == NULL || HPDF_Image_AddSMask(ctx->logo, mask) != HPDF_OK)
+			ctx->logo = NULL;
+	}
+	qbr_logo_free(&logo);
 	if (ctx->logo == NULL && ctx->failed)
 		ctx->error = QBR_PDF_ERR_LOGO;
 }

@@ -216,10 +216,29 @@ extern void qbr_pdf_result_free(QbrPdfResult *res);
 extern void qbr_document_init(QbrDocument *doc);
 
 /*
- * Checks PNG bytes by decoding them completely with libpng (qbr_logo.c).
- * libharu's PNG reader aborts the process on a corrupt PNG, so only data that
- * passed this check is handed to it.  Returns true, or false with a reason.
+ * An MSP logo decoded by libpng into buffers etop owns (qbr_logo.c): 8-bit
+ * RGB rows top to bottom, and 8-bit opacity or NULL when fully opaque.
+ * libharu only ever receives these raw pixels, never PNG bytes: its own PNG
+ * reader aborts the process on a corrupt PNG and corrupts the heap on
+ * interlaced PNGs with transparency.
  */
+typedef struct QbrLogo
+{
+	unsigned	width;
+	unsigned	height;
+	unsigned char *rgb;			/* width * height * 3 (malloc) */
+	unsigned char *alpha;		/* width * height, or NULL (malloc) */
+} QbrLogo;
+
+/*
+ * Decodes PNG bytes completely.  Returns true with *logo filled (free it with
+ * qbr_logo_free), or false with a reason in why and *logo empty.
+ */
+extern bool qbr_logo_decode(const unsigned char *data, size_t len, QbrLogo *logo,
+							char *why, size_t whylen);
+extern void qbr_logo_free(QbrLogo *logo);
+
+/* qbr_logo_decode, keeping only the size: true when the PNG is usable. */
 extern bool qbr_logo_check(const unsigned char *data, size_t len,
 						   unsigned *width, unsigned *height,
 						   char *why, size_t whylen);
