@@ -46,4 +46,43 @@ SELECT r->>'title' AS title, r->'evidence' AS evidence
 SELECT jsonb_array_length(narrative_offline(
          '{"client": {"name": "x"}, "period": "Q1 2026", "failing_policies": [{}]}')->'recommendations') AS recommendations;
 SELECT narrative_input(-5);
+
+-- Wrong-typed elements are bad input, never a NULL pointer.  As the read-only
+-- BI role (which may call narrative_offline): a non-string evidence element
+-- killed the backend (escape_json(NULL)); now only the string evidence is kept.
+SET ROLE etop_reader;
+SELECT narrative_offline('{"client":{"name":"x"},"period":"p",
+         "recommendations":[{"title":"t","evidence":[1]}]}')->'recommendations' AS no_string_evidence;
+SELECT narrative_offline('{"client":{"name":"x"},"period":"p",
+         "recommendations":[{"title":"t","evidence":[1, null, {}, [], "[Ticket #1]"]}]}')->'recommendations'
+       AS string_evidence_only;
+-- every list and field of the input with the wrong type, or missing
+SELECT jsonb_pretty(narrative_offline('{"client":{"name":"x"},"period":"p",
+         "top_risks":[1,null,{"title":5},{"mitigation":"m"}],
+         "mitigated_risks":[1,{"x":1},{"title":null}],
+         "lifecycle":[{"name":[]},{"replacement_cost":"a"},{"age_years":{}}],
+         "failing_policies":[1,{"title":{}}], "passing_policies":[1,{},null],
+         "top_categories":[{"category":"c"},{"tickets":3},1],
+         "recommendations":[{"evidence":["[Ticket #1]"]},{"title":"t","evidence":[null,{},[]]}],
+         "scores":{"standards":{"breakdown":[1,2]},"risk":5,
+                   "experience":{"breakdown":{"a":{"score":"x"},
+                       "sla_performance":{"score":90,"evidence":{"citations":[null]}},
+                       "tickets_per_user_trend":{"evidence":{"citations":[1,2,3]}}}}}}') - 'wins')
+       AS wrong_types;
+SELECT narrative_offline('{"client":{"name":"x"},"period":"p","settings":[1],"top_categories":"x",
+         "lifecycle":{},"top_risks":{"title":"x"}}')->'recommendations' AS not_arrays;
+-- a planned roadmap item's evidence is capped (NARRATIVE_MAX_EVIDENCE)
+SELECT jsonb_array_length(narrative_offline(jsonb_build_object('client', '{"name":"x"}'::jsonb, 'period', 'p',
+         'recommendations', jsonb_build_array(jsonb_build_object('title', 't', 'evidence',
+             (SELECT jsonb_agg('[Ticket #' || i || ']') FROM generate_series(1, 100000) i)))))
+         ->'recommendations'->0->'evidence') AS evidence_kept;
+RESET ROLE;
+-- the same through the table: a stored NULL evidence element reaches the composer
+INSERT INTO clients (source, external_id, name) VALUES ('test', 'nullev', 'Null Evidence Client');
+INSERT INTO recommendations (client_id, title, evidence)
+SELECT id, 'Planned item', ARRAY[NULL, '[Ticket #1]', NULL]::text[] FROM clients WHERE external_id = 'nullev';
+SELECT r->'evidence' AS stored_null_evidence
+  FROM clients c, jsonb_array_elements(narrative_offline(narrative_input(c.id, '2026-01-15'))->'recommendations') r
+ WHERE c.external_id = 'nullev' AND r->>'title' = 'Planned item';
+DELETE FROM recommendations;
 DELETE FROM clients;

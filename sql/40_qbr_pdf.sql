@@ -166,6 +166,30 @@ SELECT length(etop.qbr_render_doc(jsonb_build_object('client', jsonb_build_objec
        AS data_url_ok;
 \set VERBOSITY default
 
+-- Logos with transparency, interlaced (Adam7) and not: libharu's own PNG reader
+-- corrupted the heap on these and aborted the backend ("double free detected"),
+-- so etop decodes them itself and hands libharu raw pixels.  As the read-only
+-- BI role, which may call qbr_render_doc: every one renders.
+SET ROLE etop_reader;
+SELECT kind, length(etop.qbr_render_doc(jsonb_build_object(
+           'client', jsonb_build_object('name', 'A'), 'period', 'Q1',
+           'msp', jsonb_build_object('logo_png', b64)))) > 1000 AS renders
+  FROM (VALUES
+    ('1x1 RGBA, interlaced', 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAFoEvQfAAAADUlEQVR4nGP4z8DQAAAEgQGALFXOsAAAAABJRU5ErkJggg=='),
+    ('grey+alpha, interlaced', 'iVBORw0KGgoAAAANSUhEUgAAAAMAAAADCAQAAAGLJk2iAAAAH0lEQVR4nAXBQQEAAAABsWulhn4+mrLB6EAVHhbEaQ5gcQhEk+1RMwAAAABJRU5ErkJggg=='),
+    ('RGBA, interlaced', 'iVBORw0KGgoAAAANSUhEUgAAAAMAAAADCAYAAAEhL4UpAAAAJklEQVR4nBXHQREAAAzCsEpEBEKQgtSNR3oAOHShTh/a0xZy9PoOCCkNpd0wp+QAAAAASUVORK5CYII='),
+    ('RGB+tRNS, interlaced', 'iVBORw0KGgoAAAANSUhEUgAAAAMAAAADCAIAAAGuTRJ+AAAABnRSTlMAAAAAAGQkeaLQAAAAIklEQVR4nA3GMQ0AAAyEQCQiAmEvtR3IAcQ+1hb++mLa7ACHrQklLvgTiwAAAABJRU5ErkJggg=='),
+    ('palette+tRNS, interlaced', 'iVBORw0KGgoAAAANSUhEUgAAAAMAAAADCAMAAAEW8XUbAAAABlBMVEX/AAAAAP9sof2OAAAAAnRSTlMAyOMsh7oAAAAOSURBVHicY2CAAEYIBAAAHwAFEUhinAAAAABJRU5ErkJggg=='),
+    ('16-bit RGBA, interlaced', 'iVBORw0KGgoAAAANSUhEUgAAAAMAAAADEAYAAAFxv1lqAAAAKUlEQVR4nGNgAIIUhgYGhgUwBogJYiyA0gwBMJkAmAiICWIEQOkFUBoA9oUNpcleVcoAAAAASUVORK5CYII='),
+    ('RGB, not interlaced', 'iVBORw0KGgoAAAANSUhEUgAAAAgAAAAICAIAAABLbSncAAAAEUlEQVR42mOQz+/GihiGlgQAWF1GQcXI0HIAAAAASUVORK5CYII=')
+  ) AS logos(kind, b64);
+-- the logo's transparency becomes a soft mask in the PDF
+SELECT position(convert_to('/SMask', 'UTF8') in etop.qbr_render_doc(jsonb_build_object(
+           'client', jsonb_build_object('name', 'A'), 'period', 'Q1', 'msp', jsonb_build_object('logo_png',
+           'iVBORw0KGgoAAAANSUhEUgAAAAMAAAADCAYAAAEhL4UpAAAAJklEQVR4nBXHQREAAAzCsEpEBEKQgtSNR3oAOHShTh/a0xZy9PoOCCkNpd0wp+QAAAAASUVORK5CYII=')))) > 0
+       AS has_soft_mask;
+RESET ROLE;
+
 -- who may render: the three etop roles, not PUBLIC
 SELECT r, has_function_privilege(r, 'etop.qbr_render_doc(jsonb)', 'EXECUTE') AS can_render
   FROM unnest(ARRAY['etop_admin', 'etop_am', 'etop_reader', 'public']) r ORDER BY r;

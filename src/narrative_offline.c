@@ -14,6 +14,7 @@
 #include "postgres.h"
 
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "lib/stringinfo.h"
 #include "nodes/pg_list.h"
 #include "utils/builtins.h"
@@ -22,8 +23,17 @@
 #include "utils/numeric.h"
 
 #include "etop/json_util.h"
+#include "etop/narrative.h"
 
-/* ---------- reading the input ---------- */
+/* ---------- reading the input ----------
+ *
+ * The input is any jsonb a caller passes (normally etop.narrative_input(),
+ * but etop_reader may call this with anything, and etop.recommendations rows
+ * reach it through narrative_input).  Every accessor below returns NULL (or
+ * false / 0) for a missing key, a wrong type or a non-array, and every use
+ * of a result checks it: an entry without the field a sentence or citation
+ * needs is skipped, never written as "(null)" and never dereferenced.
+ */
 
 static JsonbContainer *
 jobj(JsonbContainer *obj, const char *key)
@@ -58,12 +68,33 @@ jat(JsonbContainer *arr, int i)
 	return (v && v->type == jbvBinary) ? v->val.binary.data : NULL;
 }
 
+/* i-th element of an array as a string, or NULL when it is not a string */
 static char *
 jat_str(JsonbContainer *arr, int i)
 {
 	JsonbValue *v = getIthJsonbValueFromContainer(arr, i);
 
 	return (v && v->type == jbvString) ? pnstrdup(v->val.string.val, v->val.string.len) : NULL;
+}
+
+/* key of the i-th element of an array of objects, or NULL */
+static char *
+jat_text(JsonbContainer *arr, int i, const char *key)
+{
+	return etop_jsonb_text(jat(arr, i), key);
+}
+
+/* index of the first element of arr that has key, or -1 */
+static int
+first_with(JsonbContainer *arr, const char *key)
+{
+	for (int i = 0; i < jlen(arr); i++)
+	{
+		CHECK_FOR_INTERRUPTS();
+		if (jat_text(arr, i, key) != NULL)
+			return i;
+	}
+	return -1;
 }
 
 /* first citation string of a score component, or NULL */
@@ -137,6 +168,7 @@ best_and_worst(JsonbContainer *scores, char **best, char **best_cite,
 		{
 			double		s;
 
+			CHECK_FOR_INTERRUPTS();
 			if (tok == WJB_KEY)
 				key = pnstrdup(v.val.string.val, v.val.string.len);
 			else if (tok == WJB_VALUE && v.type == jbvBinary &&
@@ -188,13 +220,17 @@ static void
 json_strings(StringInfo out, List *items)
 {
 	ListCell   *lc;
+	bool		first = true;
 
 	appendStringInfoChar(out, '[');
 	foreach(lc, items)
 	{
-		if (lc != list_head(items))
+		if (lfirst(lc) == NULL)
+			continue;			/* never written: see "reading the input" */
+		if (!first)
 			appendStringInfoString(out, ", ");
 		escape_json(out, (char *) lfirst(lc));
+		first = false;
 	}
 	appendStringInfoChar(out, ']');
 }
@@ -362,9 +398,9 @@ etop_narrative_offline(PG_FUNCTION_ARGS)
 
 	/* ---- paragraph 2: the biggest win ---- */
 	initStringInfo(&p2);
-	if (jlen(mitigated) > 0)
+	if (first_with(mitigated, "title") >= 0)
 	{
-		char	   *t = etop_jsonb_text(jat(mitigated, 0), "title");
+		char	   *t = jat_text(mitigated, first_with(mitigated, "title"), "title");
 
 		appendStringInfo(&p2, "The biggest win this quarter was closing the risk \"%s\" [Risk: %s]", t, t);
 		if (jlen(mitigated) > 1)
@@ -372,9 +408,10 @@ etop_narrative_offline(PG_FUNCTION_ARGS)
 		appendStringInfoString(&p2, ", which directly lowers the chance of a costly incident.");
 		for (int i = 0; i < jlen(mitigated) && list_length(wins) < 3; i++)
 		{
-			char	   *w = etop_jsonb_text(jat(mitigated, i), "title");
+			char	   *w = jat_text(mitigated, i, "title");
 
-			wins = lappend(wins, psprintf("Closed the risk \"%s\" [Risk: %s]", w, w));
+			if (w)
+				wins = lappend(wins, psprintf("Closed the risk \"%s\" [Risk: %s]", w, w));
 		}
 	}
 	else if (best && best_cite)
@@ -396,6 +433,7 @@ etop_narrative_offline(PG_FUNCTION_ARGS)
 	{
 		char	   *pname = jat_str(passing, i);
 
+		CHECK_FOR_INTERRUPTS();
 		if (pname)
 			wins = lappend(wins, psprintf("Microsoft 365 policy in place: [Policy: %s]", pname));
 	}
@@ -412,8 +450,12 @@ etop_narrative_offline(PG_FUNCTION_ARGS)
 		char	   *type = etop_jsonb_text(r, "risk_type");
 		char	   *sev = etop_jsonb_text(r, "severity");
 		double		rank = 0;
-		Rec		   *rec = palloc0(sizeof(Rec));
+		Rec		   *rec;
 
+		CHECK_FOR_INTERRUPTS();
+		if (t == NULL)
+			continue;			/* a risk without a title cannot be cited */
+		rec = palloc0(sizeof(Rec));
 		jnum(r, "rank_score", &rank);
 		rec->title = mit ? mit : psprintf("Mitigate: %s", t);
 		rec->description = psprintf("Open risk \"%s\"%s%s", t, impact ? ": " : ".",
@@ -438,6 +480,7 @@ etop_narrative_offline(PG_FUNCTION_ARGS)
 		{
 			double		c = 0;
 
+			CHECK_FOR_INTERRUPTS();
 			jnum(jat(lifecycle, i), "replacement_cost", &c);
 			lifecycle_total += c;
 		}
@@ -451,10 +494,16 @@ etop_narrative_offline(PG_FUNCTION_ARGS)
 		rec->priority = oldest >= 6 ? "high" : "medium";
 		rec->effort = "medium";
 		rec->cost_range = cost_bucket(lifecycle_total);
-		for (int i = 0; i < jlen(lifecycle) && i < 3; i++)
-			rec->evidence = lappend(rec->evidence,
-									psprintf("[Device: %s]", etop_jsonb_text(jat(lifecycle, i), "name")));
-		recs = lappend(recs, rec);
+		for (int i = 0; i < jlen(lifecycle) && list_length(rec->evidence) < 3; i++)
+		{
+			char	   *dev = jat_text(lifecycle, i, "name");
+
+			CHECK_FOR_INTERRUPTS();
+			if (dev)
+				rec->evidence = lappend(rec->evidence, psprintf("[Device: %s]", dev));
+		}
+		if (rec->evidence != NIL)
+			recs = lappend(recs, rec);
 	}
 	if (jlen(failing) > 0)
 	{
@@ -467,8 +516,9 @@ etop_narrative_offline(PG_FUNCTION_ARGS)
 		/* the first three with a title (an entry without one cannot be cited) */
 		for (int i = 0; i < jlen(failing) && list_length(rec->evidence) < 3; i++)
 		{
-			char	   *t = etop_jsonb_text(jat(failing, i), "title");
+			char	   *t = jat_text(failing, i, "title");
 
+			CHECK_FOR_INTERRUPTS();
 			if (t == NULL)
 				continue;
 			appendStringInfo(&d, "%s%s", rec->evidence ? ", " : "", t);
@@ -488,24 +538,34 @@ etop_narrative_offline(PG_FUNCTION_ARGS)
 	{
 		JsonbContainer *pc = jobj(jobj(std, "breakdown"), "patch_compliance");
 		JsonbContainer *names = jobj(jobj(pc, "evidence"), "unpatched_devices");
+		char	   *cite = component_citation(std, "patch_compliance");
 		double		s = 100;
 
-		if (jlen(names) > 0 && jnum(pc, "score", &s) && s < 95 && list_length(recs) < 7)
+		if (jlen(names) > 0 && cite && jnum(pc, "score", &s) && s < 95 && list_length(recs) < 7)
 		{
 			Rec		   *rec = palloc0(sizeof(Rec));
 
 			rec->title = "Bring unpatched devices up to date";
 			rec->description = psprintf("%s. Unpatched devices are the most common way attackers get in.",
-										component_citation(std, "patch_compliance"));
+										cite);
 			rec->priority = s < 80 ? "high" : "medium";
 			rec->effort = "low";
 			rec->cost_range = "$0-1K";
-			for (int i = 0; i < jlen(names) && i < 3; i++)
-				rec->evidence = lappend(rec->evidence, psprintf("[Device: %s]", jat_str(names, i)));
-			recs = lappend(recs, rec);
+			for (int i = 0; i < jlen(names) && list_length(rec->evidence) < 3; i++)
+			{
+				char	   *dev = jat_str(names, i);
+
+				CHECK_FOR_INTERRUPTS();
+				if (dev)
+					rec->evidence = lappend(rec->evidence, psprintf("[Device: %s]", dev));
+			}
+			if (rec->evidence != NIL)
+				recs = lappend(recs, rec);
 		}
 	}
-	if (jlen(categories) > 0 && list_length(recs) < 7)
+	if (jlen(categories) > 0 && list_length(recs) < 7 &&
+		jat_text(categories, 0, "category") && jat_text(categories, 0, "tickets") &&
+		jat_text(categories, 0, "example_ticket"))
 	{
 		JsonbContainer *k = jat(categories, 0);
 		char	   *cat = etop_jsonb_text(k, "category");
@@ -530,7 +590,8 @@ etop_narrative_offline(PG_FUNCTION_ARGS)
 		JsonbContainer *ev = jobj(p, "evidence");
 		Rec		   *rec;
 
-		if (jlen(ev) == 0)
+		CHECK_FOR_INTERRUPTS();
+		if (jlen(ev) == 0 || etop_jsonb_text(p, "title") == NULL)
 			continue;
 		rec = palloc0(sizeof(Rec));
 		rec->title = etop_jsonb_text(p, "title");
@@ -538,16 +599,24 @@ etop_narrative_offline(PG_FUNCTION_ARGS)
 		rec->priority = etop_jsonb_text(p, "priority");
 		rec->effort = etop_jsonb_text(p, "effort");
 		rec->cost_range = etop_jsonb_text(p, "cost_range");
-		for (int j = 0; j < jlen(ev); j++)
-			rec->evidence = lappend(rec->evidence, jat_str(ev, j));
-		recs = lappend(recs, rec);
+		/* only string evidence, and at most NARRATIVE_MAX_EVIDENCE of it */
+		for (int j = 0; j < jlen(ev) && list_length(rec->evidence) < NARRATIVE_MAX_EVIDENCE; j++)
+		{
+			char	   *e = jat_str(ev, j);
+
+			CHECK_FOR_INTERRUPTS();
+			if (e)
+				rec->evidence = lappend(rec->evidence, e);
+		}
+		if (rec->evidence != NIL)
+			recs = lappend(recs, rec);
 	}
 
 	/* ---- paragraph 3: the top priority ---- */
 	initStringInfo(&p3);
-	if (jlen(top_risks) > 0)
+	if (first_with(top_risks, "title") >= 0)
 	{
-		JsonbContainer *r = jat(top_risks, 0);
+		JsonbContainer *r = jat(top_risks, first_with(top_risks, "title"));
 		char	   *t = etop_jsonb_text(r, "title");
 		char	   *impact = etop_jsonb_text(r, "business_impact");
 		char	   *mit = etop_jsonb_text(r, "mitigation");
@@ -559,13 +628,13 @@ etop_narrative_offline(PG_FUNCTION_ARGS)
 			appendStringInfo(&p3, " Recommended action: %s%s", mit,
 							 mit[0] && mit[strlen(mit) - 1] == '.' ? "" : ".");
 	}
-	else if (jlen(lifecycle) > 0)
+	else if (first_with(lifecycle, "name") >= 0)
 		appendStringInfo(&p3, "The top priority for next quarter is replacing aging hardware, starting with "
 						 "[Device: %s], before failures interrupt work.",
-						 etop_jsonb_text(jat(lifecycle, 0), "name"));
-	else if (jlen(failing) > 0)
+						 jat_text(lifecycle, first_with(lifecycle, "name"), "name"));
+	else if (first_with(failing, "title") >= 0)
 	{
-		char	   *t = etop_jsonb_text(jat(failing, 0), "title");
+		char	   *t = jat_text(failing, first_with(failing, "title"), "title");
 
 		appendStringInfo(&p3, "The top priority for next quarter is closing the gap in [Policy: %s], "
 						 "a low-cost change that reduces the risk of account takeover.", t);
@@ -581,22 +650,30 @@ etop_narrative_offline(PG_FUNCTION_ARGS)
 		JsonbContainer *tcites = jobj(tc, "citations");
 		char	   *sla = component_citation(exp, "sla_performance");
 
-		if (jlen(tcites) >= 3)
+		if (jlen(tcites) >= 3 && jat_str(tcites, 0) && jat_str(tcites, 1) && jat_str(tcites, 2))
 			appendStringInfo(&trends, "Ticket volume per user: %s, %s (%s). ",
 							 jat_str(tcites, 0), jat_str(tcites, 1), jat_str(tcites, 2));
 		else
 			appendStringInfo(&trends, "There is no ticket history for %s to compare with. ", prev_period);
 		if (sla)
 			appendStringInfo(&trends, "SLA: %s. ", sla);
-		if (jlen(categories) > 0)
+		if (first_with(categories, "example_ticket") >= 0)
 		{
+			int			written = 0;
+
 			appendStringInfo(&trends, "Most common requests in %s: ", period);
 			for (int i = 0; i < jlen(categories); i++)
 			{
 				JsonbContainer *k = jat(categories, i);
+				char	   *cat = etop_jsonb_text(k, "category");
+				char	   *n = etop_jsonb_text(k, "tickets");
+				char	   *ex = etop_jsonb_text(k, "example_ticket");
 
-				appendStringInfo(&trends, "%s%s (%s tickets, e.g. [Ticket #%s])", i ? "; " : "",
-								 etop_jsonb_text(k, "category"), etop_jsonb_text(k, "tickets"), etop_jsonb_text(k, "example_ticket"));
+				CHECK_FOR_INTERRUPTS();
+				if (cat == NULL || n == NULL || ex == NULL)
+					continue;
+				appendStringInfo(&trends, "%s%s (%s tickets, e.g. [Ticket #%s])", written++ ? "; " : "",
+								 cat, n, ex);
 			}
 			appendStringInfoString(&trends, ". ");
 		}
@@ -614,17 +691,17 @@ etop_narrative_offline(PG_FUNCTION_ARGS)
 	}
 
 	/* ---- discussion points (3-5) ---- */
-	if (jlen(top_risks) > 0)
+	if (first_with(top_risks, "title") >= 0)
 	{
-		char	   *t = etop_jsonb_text(jat(top_risks, 0), "title");
+		char	   *t = jat_text(top_risks, first_with(top_risks, "title"), "title");
 
 		points = lappend(points, psprintf("Decide how to handle \"%s\" [Risk: %s] and who owns it.", t, t));
 	}
-	if (jlen(lifecycle) > 0)
+	if (first_with(lifecycle, "name") >= 0)
 		points = lappend(points, psprintf("Agree a hardware refresh budget: %.0f device%s past lifecycle, "
 										  "starting with [Device: %s].", lifecycle_count,
 										  lifecycle_count == 1 ? "" : "s",
-										  etop_jsonb_text(jat(lifecycle, 0), "name")));
+										  jat_text(lifecycle, first_with(lifecycle, "name"), "name")));
 	if (worst)
 		points = lappend(points, psprintf("Review %s, the weakest area this quarter%s%s.",
 										  label_of(worst), worst_cite ? ": " : "",

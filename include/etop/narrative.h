@@ -8,6 +8,14 @@
 #include "nodes/pg_list.h"
 #include "utils/jsonb.h"
 
+/*
+ * The offline composer copies at most this many evidence strings from a
+ * planned roadmap item into a recommendation (the first ones that are
+ * strings); a QBR page shows a handful, and an item with a million of them
+ * must not cost a million of anything.
+ */
+#define NARRATIVE_MAX_EVIDENCE 10
+
 /* One reason a narrative may not be published as it is. */
 typedef struct EtopViolation
 {
