@@ -190,6 +190,22 @@ SELECT position(convert_to('/SMask', 'UTF8') in etop.qbr_render_doc(jsonb_build_
        AS has_soft_mask;
 RESET ROLE;
 
+-- documented limits (docs/qbr-document.md): a text of at most 256 KB, an array of
+-- at most 100,000 elements; past them a clear error, before any rendering
+SELECT etop.qbr_render_doc(jsonb_build_object('client', '{"name":"x"}'::jsonb, 'period', 'p',
+   'narrative', jsonb_build_object('trends', repeat('a', 262145))));
+SELECT etop.qbr_render_doc(jsonb_build_object('client', '{"name":"x"}'::jsonb, 'period', 'p',
+   'narrative', jsonb_build_object('recommendations', jsonb_build_array(jsonb_build_object('title', 't',
+      'evidence', (SELECT jsonb_agg('e'::text) FROM generate_series(1, 100001)))))));
+-- just under them it renders: one word of 256 KB is broken over many lines in linear
+-- time (it took 13 s per MB), and 100,000 evidence strings are joined in linear time
+SELECT length(etop.qbr_render_doc(jsonb_build_object('client', '{"name":"x"}'::jsonb, 'period', 'p',
+   'narrative', jsonb_build_object('trends', repeat('a', 262144))))) > 0 AS long_word_renders;
+SELECT length(etop.qbr_render_doc(jsonb_build_object('client', '{"name":"x"}'::jsonb, 'period', 'p',
+   'narrative', jsonb_build_object('recommendations', jsonb_build_array(jsonb_build_object('title', 't',
+      'evidence', (SELECT jsonb_agg('e' || i) FROM generate_series(1, 100000) i))))))) > 0
+       AS many_evidence_renders;
+
 -- who may render: the three etop roles, not PUBLIC
 SELECT r, has_function_privilege(r, 'etop.qbr_render_doc(jsonb)', 'EXECUTE') AS can_render
   FROM unnest(ARRAY['etop_admin', 'etop_am', 'etop_reader', 'public']) r ORDER BY r;

@@ -711,12 +711,25 @@ recommendation(QbrCtx *ctx, const QbrRecommendation *r)
 			qbr_fail(ctx, QBR_PDF_ERR_NOMEM, "out of memory");
 			return;
 		}
-		strcpy(ev, "Evidence: ");
-		for (i = 0; i < r->n_evidence; i++)
+		/* appended at the end, never strcat (that walked the whole text each time) */
 		{
-			if (i > 0)
-				strcat(ev, "; ");
-			strcat(ev, r->evidence[i] ? r->evidence[i] : "");
+			char	   *p = ev;
+
+			p += sprintf(p, "Evidence: ");
+			for (i = 0; i < r->n_evidence; i++)
+			{
+				const char *e = r->evidence[i] ? r->evidence[i] : "";
+				size_t		elen = strlen(e);
+
+				if (i > 0)
+				{
+					memcpy(p, "; ", 2);
+					p += 2;
+				}
+				memcpy(p, e, elen);
+				p += elen;
+			}
+			*p = '\0';
 		}
 		qbr_paragraph(ctx, ev, ctx->font, 8, 11, 0, ctx->muted, true);
 		free(ev);

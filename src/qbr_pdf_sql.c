@@ -158,6 +158,12 @@ get_array(JsonbContainer *obj, const char *base, const char *key, int *n)
 	if (v->type != jbvBinary || !JsonContainerIsArray(v->val.binary.data))
 		bad_type(base, key, "an array", v);
 	*n = (int) JsonContainerSize(v->val.binary.data);
+	if (*n > QBR_DOC_MAX_ITEMS)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("invalid QBR document: \"%s\" has %d elements; at most %d are allowed",
+						path_of(base, key), *n, QBR_DOC_MAX_ITEMS),
+				 errhint(DOC_HINT)));
 	return v->val.binary.data;
 }
 
@@ -173,7 +179,15 @@ as_string(JsonbValue *v, const char *base, const char *key)
 	if (v->type == jbvNumeric)
 		s = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v->val.numeric)));
 	else if (v->type == jbvString)
+	{
+		if (v->val.string.len > QBR_DOC_MAX_TEXT && !(key && strcmp(key, "logo_png") == 0))
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("invalid QBR document: \"%s\" is %d bytes long; a text may have at most %d",
+							path_of(base, key), v->val.string.len, QBR_DOC_MAX_TEXT),
+					 errhint(DOC_HINT)));
 		s = pnstrdup(v->val.string.val, v->val.string.len);
+	}
 	else
 	{
 		bad_type(base, key, "a string", v);
@@ -278,6 +292,7 @@ get_strings(JsonbContainer *obj, const char *base, const char *key, int *n)
 	{
 		JsonbValue *v = getIthJsonbValueFromContainer(arr, i);
 
+		CHECK_FOR_INTERRUPTS();
 		if (v->type == jbvNull)
 			continue;
 		out[(*n)++] = as_string(v, elem_path(base, key, i), NULL);
@@ -310,6 +325,7 @@ get_objects(JsonbContainer *obj, const char *base, const char *key, size_t elems
 		JsonbValue *v = getIthJsonbValueFromContainer(arr, i);
 		char	   *path;
 
+		CHECK_FOR_INTERRUPTS();
 		if (v->type == jbvNull)
 			continue;			/* null elements are skipped, as absent */
 		path = elem_path(base, key, i);

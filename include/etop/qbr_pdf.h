@@ -28,6 +28,15 @@
 #define QBR_LOGO_MAX_BYTES	(4 * 1024 * 1024)
 #define QBR_LOGO_MAX_PIXELS (4096 * 4096)
 
+/*
+ * Largest QBR document parts accepted (docs/qbr-document.md, "Limits"): bytes
+ * of one string, and elements of one array.  They keep a render's time and
+ * memory proportional to a real review: a quarter's narrative is a few KB and
+ * a client has at most some thousands of devices.
+ */
+#define QBR_DOC_MAX_TEXT	(256 * 1024)
+#define QBR_DOC_MAX_ITEMS	100000
+
 typedef enum QbrPageSize
 {
 	QBR_PAGE_LETTER = 0,		/* 8.5 x 11 in, the default */
