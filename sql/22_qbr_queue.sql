@@ -91,8 +91,33 @@ SELECT qbr_reject(:qbr1, '  ');
 SELECT qbr_approve(:qbr1, 'Reviewed with the vCIO') - 'reviewed_at' - 'qbr_id' - 'client_id' AS approved;
 SELECT qbr_reject(:qbr1, 'changed my mind');    -- approved is final
 UPDATE qbrs SET narrative = '{}' WHERE id = :qbr1;   -- only status and note may change
+-- a reviewed QBR stays as reviewed: rewriting the note (which used to make the
+-- writer its reviewer) is refused, even for the reviewer, even for an admin
+UPDATE qbrs SET review_note = 'rewritten later' WHERE id = :qbr1;
 RESET ROLE;
+SET ROLE etop_test_am2;
+UPDATE qbrs SET review_note = 'not even mine' WHERE id = :qbr1;   -- not assigned: no row
+RESET ROLE;
+SET ROLE etop_admin;
+UPDATE qbrs SET review_note = 'admin edit', reviewed_by = 'someone_else' WHERE id = :qbr1;
+UPDATE qbrs SET pdf = NULL WHERE id = :qbr1;
+UPDATE qbrs SET pdf_path = '/srv/qbr/1.pdf' WHERE id = :qbr1;    -- where the worker wrote the file: allowed
+RESET ROLE;
+SELECT status, review_note, reviewed_by, pdf IS NOT NULL AS has_pdf, pdf_path FROM qbrs WHERE id = :qbr1;
 SELECT action, role, before, after - 'job_id' AS after FROM audit_log WHERE entity = 'qbr' AND entity_id = :'qbr1' ORDER BY id;
+-- every event is in etop.qbr_events (and was sent on etop_qbr with its id);
+-- no role may write the table, so a forged NOTIFY cannot be backed by a row
+SELECT event, client_id = :c1 AS c1, qbr_id = :qbr1 AS is_qbr1 FROM qbr_events
+ WHERE qbr_id = :qbr1 OR (event IN ('job_failed', 'human_review') AND client_id = :c1) ORDER BY id;
+SELECT event, count(*) FROM qbr_events GROUP BY 1 ORDER BY 1;
+SET ROLE etop_admin;
+INSERT INTO qbr_events (event, client_id) VALUES ('draft_ready', :c1);
+UPDATE qbr_events SET event = 'qbr_approved';
+DELETE FROM qbr_events;
+RESET ROLE;
+SET ROLE etop_test_am2;                                   -- sees only its client's events
+SELECT count(*) FILTER (WHERE client_id <> :c2) AS other_clients_events FROM qbr_events;
+RESET ROLE;
 SELECT count(*) AS published FROM qbrs WHERE status NOT IN ('draft', 'approved', 'rejected');
 -- nothing leaves draft without a person: every non-draft has a reviewer and a time
 SELECT count(*) AS reviewed_by_nobody FROM qbrs WHERE status <> 'draft' AND (reviewed_by IS NULL OR reviewed_at IS NULL);

@@ -148,7 +148,7 @@ UPDATE etop.qbrs SET status = 'approved', reviewed_by = 'am_tester',
 SELECT last_qbr_date, etop.qbr_next_due(last_qbr_date, segment) AS next_due FROM etop.clients WHERE id = 4;
 SELECT action, entity, entity_id, role, before, after - 'qbr_id' AS after, (after->>'qbr_id')::int = :qbr4 AS names_qbr
   FROM etop.audit_log WHERE action = 'cadence_advance' AND entity_id = '4';
--- a second update of an approved QBR changes nothing; it never moves backwards
+-- a second update of an approved QBR is refused (a reviewed QBR cannot change); last_qbr_date never moves backwards
 UPDATE etop.qbrs SET status = 'approved', reviewed_at = '2026-02-01' WHERE id = :qbr4;
 INSERT INTO etop.qbrs (client_id, period, as_of, status, reviewed_at)
 VALUES (4, 'Q3 2025', '2025-10-01', 'approved', '2025-10-05');
@@ -158,7 +158,7 @@ UPDATE etop.clients SET last_qbr_date = '2025-10-01' WHERE id = 2;
 INSERT INTO etop.qbrs (client_id, period, as_of) VALUES (2, 'Q4 2025', '2026-01-15') RETURNING id AS qbr2 \gset
 UPDATE etop.qbrs SET status = 'rejected' WHERE id = :qbr2;
 SELECT last_qbr_date FROM etop.clients WHERE id = 2;
--- (a rejected QBR stays rejected: the approval gate refuses it with 22023)
+-- (a rejected QBR stays rejected: the review guard refuses it with 55000)
 \set VERBOSITY sqlstate
 UPDATE etop.qbrs SET status = 'approved' WHERE id = :qbr2;
 \set VERBOSITY default

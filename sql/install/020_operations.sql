@@ -139,6 +139,24 @@ CREATE INDEX idx_qbr_jobs_runnable ON etop.qbr_jobs (run_after, created_at)
 CREATE INDEX idx_qbr_jobs_client ON etop.qbr_jobs (client_id, created_at DESC);
 COMMENT ON TABLE etop.qbr_jobs IS 'QBR generation queue: queued -> active -> completed | retry -> failed';
 
+-- Every event etop announces on the etop_qbr notification channel, kept so
+-- that a consumer that was not listening can catch up, and so that a consumer
+-- can verify a notification: PostgreSQL lets any login LISTEN and NOTIFY on any
+-- channel, so a payload is only a hint; the row here with that id, which only
+-- etop's own triggers can write, is the fact (docs/qbr.md, "Notifications").
+CREATE TABLE etop.qbr_events (
+    id         bigserial PRIMARY KEY,
+    at         timestamptz NOT NULL DEFAULT now(),
+    event      varchar(30) NOT NULL
+               CHECK (event IN ('draft_ready', 'job_failed', 'human_review', 'qbr_approved', 'qbr_rejected')),
+    client_id  integer NOT NULL REFERENCES etop.clients(id) ON DELETE CASCADE,
+    qbr_id     integer REFERENCES etop.qbrs(id) ON DELETE SET NULL,
+    job_id     uuid,
+    actor      name NOT NULL DEFAULT session_user
+);
+CREATE INDEX idx_qbr_events_client ON etop.qbr_events (client_id, id);
+COMMENT ON TABLE etop.qbr_events IS 'QBR events also sent on channel etop_qbr: drafts ready, failed jobs, human review, approvals, rejections';
+
 CREATE TABLE etop.audit_log (
     id         bigserial PRIMARY KEY,
     at         timestamptz NOT NULL DEFAULT now(),

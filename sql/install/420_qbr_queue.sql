@@ -177,9 +177,7 @@ BEGIN
            SET status = 'completed', qbr_id = qbr, completed_at = now(), locked_until = NULL,
                progress = 'Completed (step 4/4)', error = NULL
          WHERE id = job;
-        PERFORM pg_notify('etop_qbr', json_build_object('event', 'draft_ready', 'qbr_id', qbr,
-                                                        'client_id', j.client_id, 'job_id', job,
-                                                        'period', etop.quarter_label(j.as_of))::text);
+        -- the draft_ready event and its notification come from qbrs_events
     ELSE
         RAISE EXCEPTION 'QBR step must be 1..4, got %', step;
     END IF;
@@ -226,8 +224,25 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+    -- A reviewed QBR stays as it was reviewed: once approved or rejected, no
+    -- column but pdf_path (where the worker wrote the file) may change, so the
+    -- decision, its note, who made it and when, and what was decided on
+    -- (narrative, scores, PDF) are what the audit log says they were.
+    IF OLD.status <> 'draft' THEN
+        IF (NEW.id, NEW.client_id, NEW.job_id, NEW.period, NEW.as_of, NEW.status, NEW.narrative,
+            NEW.scores, NEW.pdf, NEW.created_at, NEW.reviewed_by, NEW.reviewed_at, NEW.review_note)
+           IS DISTINCT FROM
+           (OLD.id, OLD.client_id, OLD.job_id, OLD.period, OLD.as_of, OLD.status, OLD.narrative,
+            OLD.scores, OLD.pdf, OLD.created_at, OLD.reviewed_by, OLD.reviewed_at, OLD.review_note) THEN
+            RAISE EXCEPTION 'QBR % is %; a reviewed QBR cannot be changed', OLD.id, OLD.status
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      DETAIL = format('It was %s by %s; etop.audit_log has when and with what note.', OLD.status, OLD.reviewed_by),
+                      HINT = 'Generate a new QBR with etop.qbr_generate() to review it again.';
+        END IF;
+        RETURN NEW;
+    END IF;
     IF NEW.status IS DISTINCT FROM OLD.status THEN
-        IF OLD.status <> 'draft' OR NEW.status NOT IN ('approved', 'rejected') THEN
+        IF NEW.status NOT IN ('approved', 'rejected') THEN
             RAISE EXCEPTION 'QBR % is %; only a draft can be approved or rejected', OLD.id, OLD.status
                 USING ERRCODE = 'invalid_parameter_value',
                       HINT = 'Generate a new QBR with etop.qbr_generate() to review it again.';
@@ -272,6 +287,65 @@ END
 $$;
 CREATE TRIGGER qbrs_audit AFTER INSERT OR UPDATE ON etop.qbrs
     FOR EACH ROW EXECUTE FUNCTION etop.qbrs_audit();
+
+-- QBR events (etop.qbr_events) and their notifications on channel etop_qbr.
+-- Only these triggers write the table (as the extension owner); the payload
+-- carries the event, its id and the ids of the QBR and job, nothing else:
+-- no client id, name or period, since any login may LISTEN.  A consumer reads
+-- the row with that id (RLS shows an account manager only its clients' events)
+-- to learn the rest and to tell a real event from a forged NOTIFY.
+CREATE FUNCTION etop.qbr_event_emit(p_event text, p_client integer, p_qbr integer, p_job uuid)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    eid bigint;
+BEGIN
+    INSERT INTO etop.qbr_events (event, client_id, qbr_id, job_id)
+    VALUES (p_event, p_client, p_qbr, p_job)
+    RETURNING id INTO eid;
+    PERFORM pg_notify('etop_qbr', json_build_object('event', p_event, 'event_id', eid,
+                                                    'qbr_id', p_qbr, 'job_id', p_job)::text);
+END
+$$;
+COMMENT ON FUNCTION etop.qbr_event_emit(text, integer, integer, uuid) IS
+    'Internal: records a QBR event and notifies channel etop_qbr (called by triggers only)';
+
+CREATE FUNCTION etop.qbrs_events() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        IF NEW.status = 'draft' THEN
+            PERFORM etop.qbr_event_emit('draft_ready', NEW.client_id, NEW.id, NEW.job_id);
+        END IF;
+    ELSIF NEW.status IS DISTINCT FROM OLD.status AND NEW.status IN ('approved', 'rejected') THEN
+        PERFORM etop.qbr_event_emit('qbr_' || NEW.status, NEW.client_id, NEW.id, NEW.job_id);
+    END IF;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER qbrs_events AFTER INSERT OR UPDATE OF status ON etop.qbrs
+    FOR EACH ROW EXECUTE FUNCTION etop.qbrs_events();
+
+CREATE FUNCTION etop.qbr_jobs_events() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    -- a job that failed for good; one that needs human review (a hallucination)
+    -- says so instead, as that is what someone has to act on
+    IF NEW.status = 'failed' AND OLD.status IS DISTINCT FROM 'failed' THEN
+        PERFORM etop.qbr_event_emit(CASE WHEN NEW.human_review THEN 'human_review' ELSE 'job_failed' END,
+                                    NEW.client_id, NEW.qbr_id, NEW.id);
+    END IF;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER qbr_jobs_events AFTER UPDATE OF status ON etop.qbr_jobs
+    FOR EACH ROW EXECUTE FUNCTION etop.qbr_jobs_events();
 
 CREATE FUNCTION etop.qbr_review(p_qbr_id integer, p_status text, p_note text)
 RETURNS jsonb

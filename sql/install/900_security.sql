@@ -20,7 +20,7 @@ DECLARE
     client_tables text[] := ARRAY['sites', 'contacts', 'users', 'devices', 'agreements',
                                   'tickets', 'controls', 'risks', 'recommendations',
                                   'external_refs', 'score_history', 'qbrs', 'qbr_jobs',
-                                  'audit_log'];
+                                  'qbr_events', 'audit_log'];
 BEGIN
     -- Every table, with its data, belongs in pg_dump output.
     -- (Built-in adapters are created by the extension script itself, so only
@@ -76,7 +76,7 @@ GRANT SELECT (id, name, adapter, base_url, options, enabled, last_sync_at, sync_
 -- write connections only through etop.connection_create()/connection_drop(),
 -- so credentials are never read back.
 GRANT INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA etop TO etop_admin;
-REVOKE INSERT, UPDATE, DELETE ON etop.connections, etop.audit_log FROM etop_admin;
+REVOKE INSERT, UPDATE, DELETE ON etop.connections, etop.audit_log, etop.qbr_events FROM etop_admin;
 GRANT UPDATE (enabled, options, base_url) ON etop.connections TO etop_admin;
 GRANT USAGE ON ALL SEQUENCES IN SCHEMA etop TO etop_admin;
 

@@ -52,6 +52,13 @@ if echo "$out" | grep -q "Asynchronous notification \"etop_qbr\" with payload \"
 else
     bad "no etop_qbr notification: $out"
 fi
+# the payload is ids only (any login may LISTEN), and its event id is a real row
+payload=$(echo "$out" | sed -n 's/.*Asynchronous notification "etop_qbr" with payload "\(.*\)" received.*/\1/p' | head -1)
+case "$payload" in *client_id*|*period*) bad "payload carries client data: $payload" ;;
+    *'"event_id"'*) ok "payload is ids only: $payload" ;; *) bad "payload without event_id: $payload" ;; esac
+EID=$(echo "$payload" | sed -n 's/.*"event_id" : \([0-9]*\).*/\1/p')
+expect "the event is in etop.qbr_events" \
+    "$(q -c "SELECT event || '/' || (qbr_id = (SELECT qbr_id FROM etop.qbr_jobs WHERE id = '$JOB')) FROM etop.qbr_events WHERE id = ${EID:-0}")" "draft_ready/true"
 
 echo "-- OpenAI-compatible provider against the mock server"
 rm -f /tmp/etop-it-llm.jsonl
