@@ -318,7 +318,11 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        IF NEW.status = 'draft' THEN
+        -- a job's worker storing its draft (step 4, while the job is active);
+        -- not rows a restore copies back (qbrs is restored before qbr_jobs,
+        -- which references it), which happened before and have their events
+        IF NEW.status = 'draft' AND EXISTS (SELECT 1 FROM etop.qbr_jobs j
+                                             WHERE j.id = NEW.job_id AND j.status = 'active') THEN
             PERFORM etop.qbr_event_emit('draft_ready', NEW.client_id, NEW.id, NEW.job_id);
         END IF;
     ELSIF NEW.status IS DISTINCT FROM OLD.status AND NEW.status IN ('approved', 'rejected') THEN
