@@ -262,6 +262,26 @@ $$;
 CREATE TRIGGER qbrs_review_guard BEFORE UPDATE ON etop.qbrs
     FOR EACH ROW EXECUTE FUNCTION etop.qbrs_review_guard();
 
+-- True when a row being inserted was not numbered by its sequence in this
+-- session: pg_restore (and pg_dump | psql) copy rows back with the ids they
+-- had, while every ordinary insert takes the next id.  Triggers that record
+-- that something happened (audit trail, events, cadence) skip restored rows,
+-- which happened before and whose records are restored with them; recording
+-- them again duplicated the audit trail and, with the sequences not yet set,
+-- collided with the restored ids and failed the restore.
+CREATE FUNCTION etop.row_is_restored(seq regclass, id bigint) RETURNS boolean
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RETURN id IS DISTINCT FROM currval(seq);
+EXCEPTION WHEN object_not_in_prerequisite_state THEN
+    RETURN true;                -- no id taken from seq in this session
+END
+$$;
+COMMENT ON FUNCTION etop.row_is_restored(regclass, bigint) IS
+    'Internal: true for a row inserted with an id its sequence did not give in this session (a restore)';
+
 -- Writes the audit trail as the extension owner (no role may write it directly);
 -- the actor is the reviewer the guard above recorded.
 CREATE FUNCTION etop.qbrs_audit() RETURNS trigger
@@ -269,7 +289,9 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    IF TG_OP = 'INSERT' THEN
+    IF TG_OP = 'INSERT' AND etop.row_is_restored('etop.qbrs_id_seq', NEW.id) THEN
+        RETURN NULL;
+    ELSIF TG_OP = 'INSERT' THEN
         INSERT INTO etop.audit_log (actor, role, action, entity, entity_id, client_id, before, after)
         VALUES (session_user, session_user, 'qbr_draft_created', 'qbr', NEW.id::text, NEW.client_id,
                 NULL, jsonb_build_object('status', NEW.status, 'period', NEW.period, 'job_id', NEW.job_id));

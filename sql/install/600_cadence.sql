@@ -100,6 +100,9 @@ BEGIN
     IF TG_OP = 'UPDATE' AND OLD.status = 'approved' THEN
         RETURN NULL;                       -- already approved: nothing new happened
     END IF;
+    IF TG_OP = 'INSERT' AND etop.row_is_restored('etop.qbrs_id_seq', NEW.id) THEN
+        RETURN NULL;                       -- restored: the client row came back as it was
+    END IF;
     SELECT c.last_qbr_date INTO previous FROM etop.clients c WHERE c.id = NEW.client_id FOR UPDATE;
     IF previous IS NULL OR previous < met THEN
         UPDATE etop.clients SET last_qbr_date = met, updated_at = now() WHERE id = NEW.client_id;
