@@ -36,6 +36,7 @@ CREATE TABLE etop.connections (
     adapter       varchar(50)  NOT NULL REFERENCES etop.adapters(name),
     base_url      text NOT NULL,
     credentials   jsonb NOT NULL DEFAULT '{}',
+    credentials_set_at timestamptz NOT NULL DEFAULT clock_timestamp(),  -- when they were last given
     options       jsonb NOT NULL DEFAULT '{}',
     enabled       boolean NOT NULL DEFAULT true,
     last_sync_at  timestamptz,

@@ -9,11 +9,18 @@ COMMENT ON FUNCTION etop._sync_launch(bigint, integer, boolean) IS 'internal: st
 -- Credentials go in here and never come out: no role can select them, and
 -- neither this function's errors nor the audit log repeat them.  Only
 -- etop_admin may call it (EXECUTE privilege).
+--
+-- log_min_error_statement is 'panic' while these functions run: a failing call
+-- (a duplicate name, a bad URL) would otherwise write the whole statement,
+-- credentials included, to the server log at the default setting.  An error
+-- before the call starts (a literal that is not valid JSON) is still logged
+-- with its statement: docs/security.md says how to pass credentials safely.
 CREATE FUNCTION etop.connection_create(name text, adapter text, base_url text, credentials jsonb,
                                        options jsonb DEFAULT '{}')
 RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET log_min_error_statement = 'panic'
 AS $$
 DECLARE
     new_id integer;
@@ -72,6 +79,93 @@ BEGIN
     RETURN true;
 END
 $$;
+
+-- Where a connection sends its credentials: the base URL and every option
+-- that is a URL (an OAuth authority, a token endpoint), as {key: url}.
+CREATE FUNCTION etop.connection_destinations(base_url text, options jsonb) RETURNS jsonb
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT jsonb_build_object('base_url', rtrim(base_url, '/'))
+           || coalesce((SELECT jsonb_object_agg(o.key, rtrim(o.value #>> '{}', '/'))
+                          FROM jsonb_each(CASE jsonb_typeof(options) WHEN 'object' THEN options END) o
+                         WHERE jsonb_typeof(o.value) = 'string'
+                           AND o.value #>> '{}' ~* '^[a-z][a-z0-9+.-]*://'), '{}');
+$$;
+COMMENT ON FUNCTION etop.connection_destinations(text, jsonb) IS
+    'Internal: the URLs a connection sends its credentials to (base_url and URL-valued options)';
+
+-- Credentials go only where they were given for: changing a connection's
+-- base_url, or an option that is a URL (options.authority receives the OAuth
+-- client secret), needs the credentials again in the same change (given
+-- through etop.connection_update(), which moves credentials_set_at: no role
+-- but a superuser may write that column).  Whoever
+-- tries: an etop_admin's column UPDATE, and a superuser's too (before, an
+-- admin could point another admin's connection at a listener of its own and
+-- receive the keys with the next sync).
+CREATE FUNCTION etop.connections_credential_guard() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF etop.connection_destinations(NEW.base_url, NEW.options)
+           IS DISTINCT FROM etop.connection_destinations(OLD.base_url, OLD.options)
+       AND NEW.credentials_set_at IS NOT DISTINCT FROM OLD.credentials_set_at THEN
+        RAISE EXCEPTION 'changing where connection "%" sends its credentials needs the credentials again', OLD.name
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = format('It sent them to %s; the change would send them to %s.',
+                                  etop.connection_destinations(OLD.base_url, OLD.options),
+                                  etop.connection_destinations(NEW.base_url, NEW.options)),
+                  HINT = 'Use etop.connection_update(name, base_url => ..., options => ..., credentials => ...).';
+    END IF;
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER connections_credential_guard BEFORE UPDATE ON etop.connections
+    FOR EACH ROW EXECUTE FUNCTION etop.connections_credential_guard();
+
+-- Changes a connection; NULL leaves a part as it is.  Credentials given
+-- replace the old ones; they are required when base_url or a URL-valued
+-- option changes (see above).  Audited without the credentials' values.
+CREATE FUNCTION etop.connection_update(name text, base_url text DEFAULT NULL,
+                                       options jsonb DEFAULT NULL, credentials jsonb DEFAULT NULL,
+                                       enabled boolean DEFAULT NULL)
+RETURNS boolean
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET log_min_error_statement = 'panic'
+AS $$
+DECLARE
+    c etop.connections;
+BEGIN
+    SELECT * INTO c FROM etop.connections x WHERE x.name = connection_update.name FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'connection "%" does not exist', connection_update.name USING ERRCODE = 'undefined_object';
+    END IF;
+    IF base_url IS NOT NULL AND base_url !~ '^https?://[^/\s]+' THEN
+        RAISE EXCEPTION 'base_url must be an http:// or https:// URL' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF credentials IS NOT NULL AND jsonb_typeof(credentials) <> 'object' THEN
+        RAISE EXCEPTION 'credentials must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF options IS NOT NULL AND jsonb_typeof(options) <> 'object' THEN
+        RAISE EXCEPTION 'options must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    UPDATE etop.connections x
+       SET base_url = coalesce(rtrim(connection_update.base_url, '/'), x.base_url),
+           options = coalesce(connection_update.options, x.options),
+           credentials = coalesce(connection_update.credentials, x.credentials),
+           credentials_set_at = CASE WHEN connection_update.credentials IS NOT NULL
+                                     THEN clock_timestamp() ELSE x.credentials_set_at END,
+           enabled = coalesce(connection_update.enabled, x.enabled),
+           updated_at = now()
+     WHERE x.id = c.id;
+    INSERT INTO etop.audit_log (actor, role, action, entity, entity_id, before, after)
+    VALUES (session_user, session_user, 'connection_updated', 'connection', c.id::text,
+            jsonb_build_object('base_url', c.base_url, 'options', c.options, 'enabled', c.enabled),
+            jsonb_strip_nulls(jsonb_build_object('base_url', base_url, 'options', options, 'enabled', enabled,
+                              'credential_keys', (SELECT jsonb_agg(k ORDER BY k) FROM jsonb_object_keys(credentials) k))));
+    RETURN true;
+END
+$$;
+COMMENT ON FUNCTION etop.connection_update(text, text, jsonb, jsonb, boolean) IS
+    'Change a connection (NULL keeps a part); a new base_url or URL option needs the credentials again; audited';
 
 -- Runs whose worker is gone (killed, crashed, server restarted) are failed.
 CREATE FUNCTION etop.sync_reap() RETURNS integer

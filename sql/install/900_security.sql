@@ -69,7 +69,7 @@ REVOKE SELECT ON etop.connections FROM etop_reader, etop_am, etop_admin;
 -- who sees only its own clients, reads neither them nor the runs.
 REVOKE SELECT ON etop.sync_pages, etop.sync_runs FROM etop_am;
 GRANT SELECT (id, name, adapter, base_url, options, enabled, last_sync_at, sync_cursor,
-              created_at, updated_at)
+              credentials_set_at, created_at, updated_at)
       ON etop.connections TO etop_admin;
 
 -- Administrators manage data, adapters, assignments and settings.  They

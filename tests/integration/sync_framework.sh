@@ -55,7 +55,11 @@ expect "credentials are not readable by etop_admin" \
 echo "-- a worker killed mid-run: tables unchanged, run failed"
 stop_mocks; MOCK_PIDS=()
 start_acme 30
-q -c "UPDATE etop.connections SET base_url = 'http://127.0.0.1:$ACME'" >/dev/null
+# (a new address needs the credentials again: they go only where they were given for)
+q -c "SELECT etop.connection_update(c.name, base_url => 'http://127.0.0.1:$ACME', credentials => '{\"api_key\": \"acme-key\"}')
+        FROM etop.connections c WHERE c.name = 'acme'" >/dev/null
+q -c "SELECT etop.connection_update(c.name, base_url => 'http://127.0.0.1:$ACME', credentials => '{\"api_key\": \"wrong\"}')
+        FROM etop.connections c WHERE c.name = 'acme-bad-key'" >/dev/null
 q -c "UPDATE etop.tickets SET summary = 'before' WHERE source = 'acme'" >/dev/null
 RUN=$(q -c "SELECT etop.sync('acme')")
 wait_for 20 "SELECT progress->>'pages_fetched' = '1' FROM etop.sync_runs WHERE id = $RUN" || true
