@@ -26,7 +26,11 @@
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "tcop/tcopprot.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
@@ -63,7 +67,9 @@ struct EtopSyncContext
 	char	   *since;			/* ISO time of the last successful sync, or NULL */
 	char	   *library;
 	char	   *symbol;
-	char	   *normalize;		/* regprocedure text */
+	char	   *normalize;		/* regprocedure text, for messages */
+	Oid			normalize_oid;	/* the normalization function */
+	char	   *normalize_role; /* whose rights it runs with */
 	char	   *vendor;			/* for messages: "ConnectWise" */
 	char	   *required_scopes;	/* JSON array text, or NULL */
 	char	   *error_json;		/* the error object of a failure, set before ereport */
@@ -544,7 +550,8 @@ load_run(EtopSyncContext *ctx, const SyncLaunch *launch)
 											   "SELECT c.name, c.adapter, rtrim(c.base_url, '/'), c.credentials::text,"
 											   "       c.options::text,"
 											   "       to_char(c.sync_cursor AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
-											   "       a.library, a.symbol, a.normalize_function::text"
+											   "       a.library, a.symbol, a.normalize_function::text,"
+											   "       a.normalize_function::oid, a.normalize_role"
 											   "  FROM etop.connections c JOIN etop.adapters a ON a.name = c.adapter"
 											   " WHERE c.id = $2",
 											   2, types, values, NULL, true, 1);
@@ -566,6 +573,13 @@ load_run(EtopSyncContext *ctx, const SyncLaunch *launch)
 			ctx->library = pstrdup(SPI_getvalue(t, d, 7));
 			ctx->symbol = pstrdup(SPI_getvalue(t, d, 8));
 			ctx->normalize = SPI_getvalue(t, d, 9) ? pstrdup(SPI_getvalue(t, d, 9)) : NULL;
+			{
+				bool		isnull;
+				Datum		oid = SPI_getbinval(t, d, 10, &isnull);
+
+				ctx->normalize_oid = isnull ? InvalidOid : DatumGetObjectId(oid);
+			}
+			ctx->normalize_role = pstrdup(SPI_getvalue(t, d, 11));
 			ctx->vendor = pstrdup(ctx->adapter);
 			MemoryContextSwitchTo(old);
 			found = true;
@@ -575,31 +589,79 @@ load_run(EtopSyncContext *ctx, const SyncLaunch *launch)
 	return found;
 }
 
+/*
+ * Calls the adapter's normalization function for the run, as its
+ * normalize_role (etop.adapters_guard(): the role that registered it), never
+ * with the worker's superuser rights: a security-restricted operation, like
+ * an index expression, so the function cannot SET ROLE back, and with its
+ * setting changes undone afterwards.  The function is named by OID, never by
+ * text from the registry.  Returns its result (the record counts) as text.
+ */
+static char *
+call_normalize(EtopSyncContext *ctx)
+{
+	Oid			role = get_role_oid(ctx->normalize_role, true);
+	Oid			save_userid;
+	int			save_sec_context;
+	int			save_nestlevel;
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(ctx->run_id)};
+	char	   *sql;
+	char	   *result;
+
+	if (!OidIsValid(ctx->normalize_oid) || !SearchSysCacheExists1(PROCOID, ObjectIdGetDatum(ctx->normalize_oid)))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_FUNCTION),
+				 errmsg("adapter \"%s\" has no normalization function", ctx->adapter),
+				 errhint("Set etop.adapters.normalize_function for it.")));
+	if (!OidIsValid(role))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("the role \"%s\" that set adapter \"%s\"'s normalization function no longer exists",
+						ctx->normalize_role, ctx->adapter),
+				 errhint("Set etop.adapters.normalize_function again, as the role it should run as.")));
+	sql = psprintf("SELECT %s($1)::text",
+				   quote_qualified_identifier(get_namespace_name(get_func_namespace(ctx->normalize_oid)),
+											  get_func_name(ctx->normalize_oid)));
+
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(role, save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	save_nestlevel = NewGUCNestLevel();
+	/* an error aborts the transaction, which restores the user and the settings */
+	exec_args(sql, 1, types, values, SPI_OK_SELECT);
+	result = (SPI_processed == 1) ? SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1) : NULL;
+	AtEOXact_GUC(false, save_nestlevel);
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+	return result;
+}
+
 /* Normalize the pages and close the run, all in one transaction. */
 static void
 finish_run(EtopSyncContext *ctx)
 {
-	Oid			types[1] = {INT8OID};
-	Datum		values[1] = {Int64GetDatum(ctx->run_id)};
-	char	   *sql;
+	Oid			types[2] = {INT8OID, TEXTOID};
+	Datum		values[2] = {Int64GetDatum(ctx->run_id), (Datum) 0};
+	char	   *counts;
 
-	if (ctx->normalize == NULL)
-		elog(ERROR, "adapter \"%s\" has no normalization function", ctx->adapter);
 	begin_tx("etop sync: normalizing");
-	/* regprocedure text is "etop.normalize_x(bigint)": call it by name */
 	/* where the time went: fetching (start to here) and normalizing (here to the end) */
 	exec_args("UPDATE etop.sync_runs SET progress = progress || jsonb_build_object('fetch_seconds',"
 			  " round(extract(epoch FROM clock_timestamp() - started_at)::numeric, 3)) WHERE id = $1",
 			  1, types, values, SPI_OK_UPDATE);
-	sql = psprintf("WITH n AS (SELECT %s($1) AS counts)"
-				   " UPDATE etop.sync_runs r SET status = 'succeeded', record_counts = n.counts,"
-				   "        finished_at = clock_timestamp(),"
-				   "        progress = progress || jsonb_build_object('step', 'done', 'normalize_seconds',"
-				   "            round((extract(epoch FROM clock_timestamp() - r.started_at)"
-				   "                   - (progress->>'fetch_seconds')::numeric)::numeric, 3))"
-				   "   FROM n WHERE r.id = $1",
-				   pnstrdup(ctx->normalize, strcspn(ctx->normalize, "(")));
-	exec_args(sql, 1, types, values, SPI_OK_UPDATE);
+	counts = call_normalize(ctx);
+	values[1] = counts ? CStringGetTextDatum(counts) : (Datum) 0;
+	exec_args(counts ?
+			  "UPDATE etop.sync_runs r SET status = 'succeeded', record_counts = $2::jsonb,"
+			  "        finished_at = clock_timestamp(),"
+			  "        progress = progress || jsonb_build_object('step', 'done', 'normalize_seconds',"
+			  "            round((extract(epoch FROM clock_timestamp() - r.started_at)"
+			  "                   - (progress->>'fetch_seconds')::numeric)::numeric, 3))"
+			  "  WHERE r.id = $1" :
+			  "UPDATE etop.sync_runs r SET status = 'succeeded', finished_at = clock_timestamp(),"
+			  "        progress = progress || jsonb_build_object('step', 'done')"
+			  "  WHERE r.id = $1",
+			  counts ? 2 : 1, types, values, SPI_OK_UPDATE);
 	exec_args("UPDATE etop.connections c SET last_sync_at = r.finished_at, sync_cursor = r.started_at"
 			  "  FROM etop.sync_runs r WHERE r.id = $1 AND c.id = r.connection_id",
 			  1, types, values, SPI_OK_UPDATE);

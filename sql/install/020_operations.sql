@@ -24,6 +24,8 @@ CREATE TABLE etop.adapters (
     normalize_function regprocedure,
     entities           text[] NOT NULL DEFAULT '{}',
     builtin            boolean NOT NULL DEFAULT false,
+    -- whose rights normalize_function runs with (set by etop.adapters_guard())
+    normalize_role     name NOT NULL DEFAULT current_user,
     created_at         timestamptz NOT NULL DEFAULT now()
 );
 COMMENT ON TABLE etop.adapters IS 'Registered vendor adapters (C entry point + normalization SQL function)';

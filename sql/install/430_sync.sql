@@ -6,6 +6,41 @@ AS 'MODULE_PATHNAME', 'etop_sync_launch'
 LANGUAGE C VOLATILE STRICT;
 COMMENT ON FUNCTION etop._sync_launch(bigint, integer, boolean) IS 'internal: start the sync worker of a run';
 
+-- Registering an adapter loads its C library into the server (the sync
+-- worker calls library/symbol with load_external_function), so, as LOAD, it
+-- is for superusers only: an etop_admin may not insert an adapter nor change
+-- its library, symbol or builtin flag.  The SQL side (normalize_function,
+-- description, entities) an etop_admin may manage, and the function then
+-- runs with the rights of whoever set it (normalize_role, recorded here; the
+-- sync worker switches to that role for the call).  Before, an etop_admin
+-- registered a function of its own that ran ALTER ROLE ... SUPERUSER in the
+-- superuser sync worker, and came out superuser.
+CREATE FUNCTION etop.adapters_guard() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    su boolean := (SELECT r.rolsuper FROM pg_roles r WHERE r.rolname = current_user);
+BEGIN
+    IF NOT su AND (TG_OP = 'INSERT' OR NEW.library IS DISTINCT FROM OLD.library
+                   OR NEW.symbol IS DISTINCT FROM OLD.symbol OR NEW.builtin IS DISTINCT FROM OLD.builtin
+                   OR NEW.name IS DISTINCT FROM OLD.name) THEN
+        RAISE EXCEPTION 'only a superuser may register an adapter or change its C library'
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'An adapter''s library and symbol are loaded into the server by the sync worker, as LOAD does.',
+                  HINT = 'Ask a superuser to register it; an etop_admin may then change its normalize_function.';
+    END IF;
+    IF TG_OP = 'INSERT' OR NEW.normalize_function IS DISTINCT FROM OLD.normalize_function
+       OR NEW.normalize_role IS DISTINCT FROM OLD.normalize_role THEN
+        -- a superuser may name another role to run it as; everyone else runs it as themselves
+        IF NOT su OR NEW.normalize_role IS NULL OR NOT EXISTS (SELECT 1 FROM pg_roles r WHERE r.rolname = NEW.normalize_role) THEN
+            NEW.normalize_role := current_user;
+        END IF;
+    END IF;
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER adapters_guard BEFORE INSERT OR UPDATE ON etop.adapters
+    FOR EACH ROW EXECUTE FUNCTION etop.adapters_guard();
+
 -- Credentials go in here and never come out: no role can select them, and
 -- neither this function's errors nor the audit log repeat them.  Only
 -- etop_admin may call it (EXECUTE privilege).

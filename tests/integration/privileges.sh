@@ -92,6 +92,48 @@ else
     echo "  (server log not readable here: set ETOP_SERVER_LOG to check it)"
 fi
 
+echo "-- an etop_admin cannot run code as the superuser sync worker"
+q -c "GRANT CREATE ON DATABASE $IT_DB TO it_priv_admin" >/dev/null
+as it_priv_admin -c "CREATE SCHEMA it_evil" \
+    -c "CREATE FUNCTION it_evil.norm(run bigint) RETURNS jsonb LANGUAGE plpgsql AS \$\$
+          BEGIN EXECUTE 'ALTER ROLE it_priv_admin SUPERUSER'; RETURN '{}'; END \$\$" >/dev/null
+out=$(as it_priv_admin -c "INSERT INTO etop.adapters (name, library, symbol, normalize_function)
+        VALUES ('evil', '\$libdir/etop', 'etop_connectwise_fetch', 'it_evil.norm(bigint)')" 2>&1 || true)
+case "$out" in *'only a superuser may register an adapter or change its C library'*)
+    ok "registering an adapter (a C library) is superuser-only" ;; *) bad "adapter insert: $out" ;; esac
+out=$(as it_priv_admin -c "UPDATE etop.adapters SET library = '/tmp/evil.so' WHERE name = 'connectwise'" 2>&1 || true)
+case "$out" in *'only a superuser may'*) ok "changing an adapter's library is superuser-only" ;;
+    *) bad "library update: $out" ;; esac
+out=$(as it_priv_am -c "UPDATE etop.adapters SET normalize_function = 'it_evil.norm(bigint)'" 2>&1 || true)
+case "$out" in *'permission denied'*) ok "an account manager cannot touch adapters" ;; *) bad "am adapters: $out" ;; esac
+# the SQL side is the admin's to manage, and then runs with the admin's rights
+expect "an admin may set a normalization function, recorded as its role" \
+    "$(as it_priv_admin -c "UPDATE etop.adapters SET normalize_function = 'it_evil.norm(bigint)', normalize_role = 'postgres'
+                            WHERE name = 'connectwise' RETURNING normalize_role")" "it_priv_admin"
+create_vendor_connections     # with the mocks' valid credentials
+R=$(as it_priv_admin -c "SELECT etop.sync_now('connectwise')::text" 2>&1 || true)
+case "$R" in *'permission denied to alter role'*|*'must be superuser'*|*'permission denied'*)
+    ok "the sync ran the function as the admin, and it was refused" ;;
+    *) bad "sync with the admin's function: $R" ;; esac
+expect "the admin is not superuser" "$(q -c "SELECT rolsuper FROM pg_roles WHERE rolname = 'it_priv_admin'")" "f"
+q -c "UPDATE etop.adapters SET normalize_function = 'etop.normalize_connectwise(bigint)' WHERE name = 'connectwise'" >/dev/null
+expect "as the superuser again, the built-in normalization works" \
+    "$(q -c "SELECT etop.sync_now('connectwise')->>'status'")" "succeeded"
+
+echo "-- SECURITY DEFINER functions pin search_path; a shadowing function is not picked up"
+expect "every SECURITY DEFINER function of etop pins search_path" \
+    "$(q -c "SELECT coalesce(string_agg(p.oid::regprocedure::text, ', '), 'all')
+               FROM pg_proc p WHERE p.pronamespace = 'etop'::regnamespace AND p.prosecdef
+                AND NOT EXISTS (SELECT 1 FROM unnest(p.proconfig) c WHERE c LIKE 'search_path=%')")" "all"
+as it_priv_admin -c "CREATE FUNCTION it_evil.rtrim(text, text) RETURNS text LANGUAGE plpgsql AS \$\$
+          BEGIN EXECUTE 'ALTER ROLE it_priv_admin SUPERUSER'; RETURN \$1; END \$\$" \
+    -c "CREATE FUNCTION it_evil.jsonb_typeof(jsonb) RETURNS text LANGUAGE plpgsql AS \$\$
+          BEGIN EXECUTE 'ALTER ROLE it_priv_admin SUPERUSER'; RETURN 'object'; END \$\$" >/dev/null
+as it_priv_admin -c "SET search_path = it_evil, pg_catalog, etop" \
+    -c "SELECT etop.connection_create('shadow', 'connectwise', 'http://127.0.0.1:1', '{}')" >/dev/null 2>&1 || true
+expect "a shadowing rtrim/jsonb_typeof was not called by connection_create" \
+    "$(q -c "SELECT rolsuper FROM pg_roles WHERE rolname = 'it_priv_admin'")" "f"
+
 echo "-- nobody became superuser; the witness lived"
 expect "no test role is superuser" \
     "$(q -c "SELECT count(*) FROM pg_roles WHERE rolname LIKE 'it_priv_%' AND (rolsuper OR rolcreaterole OR rolbypassrls)")" "0"
