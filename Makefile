@@ -12,10 +12,16 @@ MODULE_big  = etop
 # are also compiled into the unit tests (tests/unit/).
 OBJS        = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c adapters/*.c)))
 
-# The install script is assembled from the ordered pieces in sql/install/.
+# The install script of the current version is assembled from the ordered
+# pieces in sql/install/.  Released versions are frozen in sql/upgrade/: the
+# install script of each (etop--0.1.0.sql) and the upgrade scripts between
+# them (etop--0.1.0--0.2.0.sql), so ALTER EXTENSION etop UPDATE works from
+# every released version (tests/integration/upgrade.sh).
 DATA_built  = $(EXTENSION)--$(EXTVERSION).sql
+DATA        = $(sort $(wildcard sql/upgrade/$(EXTENSION)--*.sql))
 
-PG_CPPFLAGS = -I$(CURDIR)/include
+# The version is written in one place, etop.control; C sees it as ETOP_VERSION.
+PG_CPPFLAGS = -I$(CURDIR)/include -DETOP_VERSION='"$(EXTVERSION)"'
 SHLIB_LINK += -lcurl -lhpdf -lm
 # qbr_logo.c decodes logos with libpng before libharu sees them (see there why).
 SHLIB_LINK += -lpng
@@ -38,4 +44,4 @@ unit:
 # PGXS does not track header dependencies: rebuild every object when one of
 # etop's headers changes (a struct that changes size would otherwise leave
 # objects built against the old layout).
-$(OBJS): $(wildcard include/etop/*.h)
+$(OBJS): $(wildcard include/etop/*.h) $(EXTENSION).control

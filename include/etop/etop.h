@@ -4,7 +4,10 @@
 #ifndef ETOP_ETOP_H
 #define ETOP_ETOP_H
 
-#define ETOP_VERSION "0.1.0"
+/* The extension's version: from etop.control, through the Makefile. */
+#ifndef ETOP_VERSION
+#define ETOP_VERSION "unknown (built outside the Makefile)"
+#endif
 
 /* settings.c: the etop.* configuration parameters (see docs/operations.md) */
 extern char *etop_database_name;	/* database the background workers use */

@@ -24,9 +24,9 @@ CREATE TABLE etop.adapters (
     normalize_function regprocedure,
     entities           text[] NOT NULL DEFAULT '{}',
     builtin            boolean NOT NULL DEFAULT false,
+    created_at         timestamptz NOT NULL DEFAULT now(),
     -- whose rights normalize_function runs with (set by etop.adapters_guard())
-    normalize_role     name NOT NULL DEFAULT current_user,
-    created_at         timestamptz NOT NULL DEFAULT now()
+    normalize_role     name NOT NULL DEFAULT current_user
 );
 COMMENT ON TABLE etop.adapters IS 'Registered vendor adapters (C entry point + normalization SQL function)';
 
@@ -38,13 +38,13 @@ CREATE TABLE etop.connections (
     adapter       varchar(50)  NOT NULL REFERENCES etop.adapters(name),
     base_url      text NOT NULL,
     credentials   jsonb NOT NULL DEFAULT '{}',
-    credentials_set_at timestamptz NOT NULL DEFAULT clock_timestamp(),  -- when they were last given
     options       jsonb NOT NULL DEFAULT '{}',
     enabled       boolean NOT NULL DEFAULT true,
     last_sync_at  timestamptz,
     sync_cursor   timestamptz,
     created_at    timestamptz NOT NULL DEFAULT now(),
-    updated_at    timestamptz NOT NULL DEFAULT now()
+    updated_at    timestamptz NOT NULL DEFAULT now(),
+    credentials_set_at timestamptz NOT NULL DEFAULT clock_timestamp()  -- when they were last given
 );
 COMMENT ON TABLE etop.connections IS 'Vendor endpoints with their (unreadable) credentials and options';
 COMMENT ON COLUMN etop.connections.credentials IS 'Secret: readable by no role; used only by sync workers';
