@@ -11,6 +11,7 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/guc.h"
 #include "lib/stringinfo.h"
@@ -106,7 +107,9 @@ PG_FUNCTION_INFO_V1(etop_build_info);
 
 /*
  * etop.build_info() returns jsonb: the versions etop was built and runs with,
- * so a DBA can tell at a glance which libcurl and libharu a server uses.
+ * so a DBA can tell at a glance which libcurl and libharu a server uses, and
+ * which database etop's background workers serve (null when etop is not
+ * preloaded) with how many QBR workers.
  */
 Datum
 etop_build_info(PG_FUNCTION_ARGS)
@@ -118,10 +121,16 @@ etop_build_info(PG_FUNCTION_ARGS)
 	appendStringInfo(&buf,
 					 "{\"etop\": \"%s\", \"postgres\": \"%s\", \"libcurl\": \"%s\", "
 					 "\"libcurl_ssl\": \"%s\", \"libharu\": \"%s\", "
-					 "\"preloaded\": %s}",
+					 "\"preloaded\": %s, \"workers_database\": ",
 					 ETOP_VERSION, PG_VERSION, cv->version,
 					 cv->ssl_version ? cv->ssl_version : "none",
 					 HPDF_GetVersion(),
 					 etop_is_preloaded() ? "true" : "false");
+	/* which database the sync and QBR workers serve, and how many QBR workers run */
+	if (etop_is_preloaded() && etop_database_name && etop_database_name[0])
+		escape_json(&buf, etop_database_name);
+	else
+		appendStringInfoString(&buf, "null");
+	appendStringInfo(&buf, ", \"qbr_workers\": %d}", etop_is_preloaded() ? etop_qbr_workers : 0);
 	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
 }

@@ -16,6 +16,7 @@ DECLARE
     opts jsonb := coalesce(qbr_generate.options, '{}');
     job uuid;
     is_admin boolean;
+    info jsonb;
 BEGIN
     IF qbr_generate.client_id IS NULL THEN
         RAISE EXCEPTION 'client_id must not be null' USING ERRCODE = 'null_value_not_allowed';
@@ -41,6 +42,19 @@ BEGIN
     INSERT INTO etop.qbr_jobs (client_id, options)
     VALUES (qbr_generate.client_id, opts)
     RETURNING id INTO job;
+
+    -- a job nobody will run must not look started
+    info := etop.build_info();
+    IF (info->>'workers_database') IS DISTINCT FROM current_database() OR (info->>'qbr_workers')::int = 0 THEN
+        RAISE WARNING 'no QBR worker serves database "%": the job is queued but will not run', current_database()
+            USING DETAIL = CASE WHEN info->>'workers_database' IS NULL
+                                THEN 'etop is not in shared_preload_libraries, so no background worker runs.'
+                                WHEN (info->>'qbr_workers')::int = 0 THEN 'etop.qbr_workers is 0.'
+                                ELSE 'etop''s workers serve the database named by etop.database_name '
+                                     '(SHOW etop.database_name), not this one.' END,
+                  HINT = 'Set etop.database_name to this database (and preload etop) and restart, '
+                         'or run the job in this session: SELECT etop.qbr_run_job(id) FROM etop.job_claim();';
+    END IF;
 
     RETURN jsonb_build_object(
         'job_id', job,

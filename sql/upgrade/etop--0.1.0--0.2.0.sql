@@ -452,6 +452,61 @@ $$;
 COMMENT ON FUNCTION etop.connection_update(text, text, jsonb, jsonb, boolean) IS
     'Change a connection (NULL keeps a part); a new base_url or URL option needs the credentials again; audited';
 
+-- qbr_generate warns when no QBR worker serves the database.
+CREATE OR REPLACE FUNCTION etop.qbr_generate(client_id integer, options jsonb DEFAULT '{}')
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    opts jsonb := coalesce(qbr_generate.options, '{}');
+    job uuid;
+    is_admin boolean;
+    info jsonb;
+BEGIN
+    IF qbr_generate.client_id IS NULL THEN
+        RAISE EXCEPTION 'client_id must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF jsonb_typeof(opts) <> 'object' THEN
+        RAISE EXCEPTION 'options must be a JSON object, not %', jsonb_typeof(opts)
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM etop.clients c WHERE c.id = qbr_generate.client_id) THEN
+        is_admin := pg_has_role('etop_admin', 'MEMBER')
+                    OR (SELECT r.rolsuper FROM pg_roles r WHERE r.rolname = current_user);
+        IF is_admin THEN
+            RAISE EXCEPTION 'client % does not exist', qbr_generate.client_id
+                USING ERRCODE = 'no_data_found',
+                      HINT = 'SELECT client_id, name FROM etop.client_overview lists the clients.';
+        END IF;
+        RAISE EXCEPTION 'client % does not exist or is not assigned to you', qbr_generate.client_id
+            USING ERRCODE = 'no_data_found',
+                  HINT = 'An account manager can generate QBRs only for the clients assigned to it '
+                         'in etop.client_assignments.';
+    END IF;
+
+    INSERT INTO etop.qbr_jobs (client_id, options)
+    VALUES (qbr_generate.client_id, opts)
+    RETURNING id INTO job;
+
+    -- a job nobody will run must not look started
+    info := etop.build_info();
+    IF (info->>'workers_database') IS DISTINCT FROM current_database() OR (info->>'qbr_workers')::int = 0 THEN
+        RAISE WARNING 'no QBR worker serves database "%": the job is queued but will not run', current_database()
+            USING DETAIL = CASE WHEN info->>'workers_database' IS NULL
+                                THEN 'etop is not in shared_preload_libraries, so no background worker runs.'
+                                WHEN (info->>'qbr_workers')::int = 0 THEN 'etop.qbr_workers is 0.'
+                                ELSE 'etop''s workers serve the database named by etop.database_name '
+                                     '(SHOW etop.database_name), not this one.' END,
+                  HINT = 'Set etop.database_name to this database (and preload etop) and restart, '
+                         'or run the job in this session: SELECT etop.qbr_run_job(id) FROM etop.job_claim();';
+    END IF;
+
+    RETURN jsonb_build_object(
+        'job_id', job,
+        'status', 'queued',
+        'message', format('QBR generation started. Poll etop.qbr_status(%L) for status.', job));
+END
+$$;
+
 -- New functions are no one's but the roles' below (a fresh install revokes every
 -- function from PUBLIC in 900_security.sql).
 REVOKE ALL ON FUNCTION etop.row_is_restored(regclass, bigint), etop.qbr_event_emit(text, integer, integer, uuid),
