@@ -59,8 +59,13 @@ etop_jsonb_parse(const char *text, char **error)
 
 		MemoryContextSwitchTo(cxt);
 		e = CopyErrorData();
+		/*
+		 * Bad input is: not JSON (22xxx), too large (54000), or nested too
+		 * deeply for the parser ("stack depth limit exceeded", 54001).
+		 */
 		if (ERRCODE_TO_CATEGORY(e->sqlerrcode) != ERRCODE_DATA_EXCEPTION &&
-			e->sqlerrcode != ERRCODE_PROGRAM_LIMIT_EXCEEDED)
+			e->sqlerrcode != ERRCODE_PROGRAM_LIMIT_EXCEEDED &&
+			e->sqlerrcode != ERRCODE_STATEMENT_TOO_COMPLEX)
 			PG_RE_THROW();
 		FlushErrorState();
 		*error = e->message;

@@ -60,7 +60,10 @@ parse_reply(const char *body, char **content, char **usage)
 	if (reply == NULL)
 		return psprintf("OpenAI API returned invalid JSON: %s", why);
 	choices = etop_jsonb_key(&reply->root, "choices");
-	if (choices == NULL || choices->type != jbvBinary || JsonContainerSize(choices->val.binary.data) == 0)
+	/* getIthJsonbValueFromContainer() raises an error on an object: check first */
+	if (choices == NULL || choices->type != jbvBinary ||
+		!JsonContainerIsArray(choices->val.binary.data) ||
+		JsonContainerSize(choices->val.binary.data) == 0)
 		return "OpenAI API returned no choices";
 	first = getIthJsonbValueFromContainer(choices->val.binary.data, 0);
 	msg = first && first->type == jbvBinary ? etop_jsonb_key(first->val.binary.data, "message") : NULL;

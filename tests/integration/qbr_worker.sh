@@ -104,6 +104,19 @@ control '{"clear": true}'
 job_done "$JOB" 30 || true
 expect "the retry succeeds once the API recovers" "$(q -c "SELECT status || '/' || attempts FROM etop.qbr_jobs WHERE id = '$JOB'")" "completed/2"
 
+# replies of the wrong shape are the API's fault: the job retries, the worker lives on
+for sc in choices-object deep-json; do
+    PID=$(q -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'etop QBR worker' AND datname = '$IT_DB' LIMIT 1")
+    control "{\"scenario\": \"$sc\", \"times\": 1}"
+    JOB=$(enqueue "$C1" openai)
+    wait_for 20 "SELECT status = 'retry' FROM etop.qbr_jobs WHERE id = '$JOB'" && ok "$sc: the job is retried" \
+        || bad "$sc: no retry ($(q -c "SELECT status || '|' || coalesce(error, '') FROM etop.qbr_jobs WHERE id = '$JOB'"))"
+    expect "$sc: the error names the API" "$(q -c "SELECT error LIKE 'OpenAI API returned %' FROM etop.qbr_jobs WHERE id = '$JOB'")" "t"
+    expect "$sc: the worker survived" "$(q -c "SELECT count(*) FROM pg_stat_activity WHERE pid = $PID")" "1"
+    job_done "$JOB" 30 || true
+    expect "$sc: the retry succeeds" "$(q -c "SELECT status FROM etop.qbr_jobs WHERE id = '$JOB'")" "completed"
+done
+
 control '{"scenario": "500"}'
 JOB=$(enqueue "$C1" openai)
 job_done "$JOB" 90 || true

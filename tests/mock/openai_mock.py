@@ -17,6 +17,8 @@ Scenarios (--scenario or POST /__control {"scenario": ...}):
   missing-fields / wrong-types   narrative without recommendations and
                discussion_points / with them as a string and a number
   canned       exactly the "content" given to /__control (or --canned FILE)
+  choices-object  a reply whose "choices" is an object, not an array
+  deep-json    content nested too deeply to parse (100,000 arrays)
   slow / hang  answer after --delay seconds (default: never, until exit)
   429, 500 ... generic HTTP faults (429 carries Retry-After)
 Every request is appended to --log as a JSON line (API key redacted), so
@@ -320,6 +322,11 @@ class OpenAIHandler(MockHandler):
             n["discussion_points"] = len(n["discussion_points"])
             n["executive_summary"] = n["executive_summary"].split("\n\n")
             content = json.dumps(n, indent=2)
+        elif scenario == "choices-object":
+            return self.send_json(200, {"id": "chatcmpl-x", "object": "chat.completion",
+                                        "choices": {"0": {"message": {"content": "{}"}}}})
+        elif scenario == "deep-json":
+            content = "[" * 100000 + "]" * 100000
         elif scenario == "fenced":
             content = "```json\n%s\n```" % json.dumps(good_narrative(facts), indent=2)
         else:
