@@ -126,6 +126,19 @@ SELECT b.key, b.value->>'missing' AS missing, b.value->>'score' AS score
 -- no data at all
 SELECT k AS score, s->k->>'score' AS value, s->k->>'error' AS error
   FROM etop_scores(:two, '2024-01-01') s, unnest(ARRAY['standards', 'risk', 'experience']) k;
+-- a vendor number beyond what rounding to cents survives (a Secure Score of
+-- 1e307) still gives a document: was "invalid input syntax for type json"
+INSERT INTO clients (source, external_id, name) VALUES ('test', 'huge', 'Client Huge');
+INSERT INTO controls (client_id, source, external_id, control_type, title, evidence)
+SELECT id, 'test', 'ss-huge', 'm365_secure_score', 'Huge', '{"score": 1e307, "maxScore": 1}'
+  FROM clients WHERE external_id = 'huge';
+INSERT INTO devices (client_id, source, external_id, name, managed)
+SELECT id, 'test', 'd-huge', 'WS-HUGE', true FROM clients WHERE external_id = 'huge';
+SELECT b->>'score' AS score, (b->'evidence'->>'current_score')::float8 AS current_score,
+       b->'evidence'->'max_score' AS max_score
+  FROM clients c, etop_scores(c.id, '2025-12-31') s, LATERAL (SELECT s->'standards'->'breakdown'->'m365_secure_score') x(b)
+ WHERE c.external_id = 'huge';
+DELETE FROM clients WHERE external_id = 'huge';
 
 -- Reproducible for a given as_of; an in-progress quarter is projected.
 SELECT pg_temp.s(etop_scores(:one, '2025-12-31')) = pg_temp.s(etop_scores(:one, '2025-12-31')) AS reproducible;

@@ -258,11 +258,20 @@ load_metrics(HeapTuple tup, TupleDesc desc, EtopClientMetrics *m, PrevSnapshot *
 	m->devices_edr_known = col_int(tup, desc, 49);
 }
 
-/* JSON number: integers without decimals, others with up to 2. */
+/*
+ * JSON number: integers without decimals, others with up to 2.  Vendor
+ * numbers (a Secure Score of 1e307) can be beyond what rounding to cents
+ * survives: those are printed as they are, and a value that is not finite
+ * (JSON has no Infinity) as null.
+ */
 static void
 append_number(StringInfo buf, double v)
 {
-	if (v == floor(v) && fabs(v) < 1e15)
+	if (!isfinite(v))
+		appendStringInfoString(buf, "null");
+	else if (fabs(v) >= 1e15)
+		appendStringInfo(buf, "%.10g", v);
+	else if (v == floor(v))
 		appendStringInfo(buf, "%.0f", v);
 	else
 		appendStringInfo(buf, "%.10g", round(v * 100.0) / 100.0);
