@@ -137,6 +137,9 @@ SELECT etop.qbr_render_doc('{"client": {"name": "A"}, "period": "Q1 2026", "risk
 SELECT etop.qbr_render_doc('{"client": {"name": "A", "naem": "B"}, "period": "Q1 2026"}');
 SELECT etop.qbr_render_doc('{"client": {"name": "A"}, "period": "Q1 2026",
                              "scores": {"risk": {"score": 140}}}');
+-- beyond double precision: the field is named (was numeric_float8's own error)
+SELECT etop.qbr_render_doc('{"client": {"name": "A"}, "period": "Q1 2026",
+                             "lifecycle": {"budget": {"m12": 1e400}}}');
 SELECT etop.qbr_render_doc('{"client": {"name": "A"}, "period": "Q1 2026",
                              "scores": {"standards": {"score": "83"}}}');
 SELECT etop.qbr_render_doc('{"client": {"name": "A"}, "period": "Q1 2026", "msp": {"accent_color": "blue"}}');

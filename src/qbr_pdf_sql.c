@@ -98,6 +98,7 @@ check_keys(JsonbContainer *obj, const char *base, const char *const *allowed)
 		const char *const *a;
 		StringInfoData list;
 
+		CHECK_FOR_INTERRUPTS();
 		if (tok != WJB_KEY)
 			continue;
 		for (a = allowed; *a; a++)
@@ -228,8 +229,12 @@ get_number(JsonbContainer *obj, const char *base, const char *key,
 		return false;
 	if (v->type != jbvNumeric)
 		bad_type(base, key, want, v);
-	d = DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(v->val.numeric)));
-	if (!isfinite(d) || d < lo || d > hi)
+	/* numeric_float8() raises its own error for 1e400: this one names the field */
+	d = DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow,
+										   NumericGetDatum(v->val.numeric)));
+	if (!isfinite(d))
+		bad_value(base, key, want, "Found a number out of range.");
+	if (d < lo || d > hi)
 		bad_value(base, key, want,
 				  psprintf("Found %s.",
 						   DatumGetCString(DirectFunctionCall1(numeric_out,
@@ -573,7 +578,10 @@ parse_document(JsonbContainer *root, QbrDocument *doc)
 
 			initStringInfo(&buf);
 			for (i = 0; i < n; i++)
+			{
+				CHECK_FOR_INTERRUPTS();
 				appendStringInfo(&buf, "%s%s", i ? "\n" : "", paras[i]);
+			}
 			doc->executive_summary = buf.data;
 		}
 		else
