@@ -106,4 +106,25 @@ SELECT etop.demo_seed(0);
 SELECT etop.demo_seed(NULL);
 SELECT etop.demo_seed(3, NULL);
 SELECT etop.demo_seed(3, 1, 'infinity');
+
+-- the loaders called directly (superuser only): a domain that does not fit the
+-- e-mail address is refused (it was cut inside a character: invalid UTF-8 in
+-- etop.users.email), and the foreign-key triggers' slots are released (were
+-- "TupleDesc reference leak" warnings)
+SELECT id AS demo1 FROM etop.clients WHERE external_id = 'DEMO-00001' \gset
+DELETE FROM etop.users WHERE client_id = :demo1;
+DELETE FROM etop.devices WHERE client_id = :demo1;
+DELETE FROM etop.controls WHERE client_id = :demo1;
+SELECT set_config('etop_test.demo1', :'demo1', false) IS NOT NULL AS noted;
+DO $$
+BEGIN
+    PERFORM etop.demo_load_users(ARRAY[current_setting('etop_test.demo1')::int], '{1}', '{3}',
+                                 ARRAY[repeat('é', 51)], 1, '2026-01-15');
+EXCEPTION WHEN invalid_parameter_value THEN
+    RAISE NOTICE 'refused: %', regexp_replace(SQLERRM, 'client [0-9]+', 'client N');
+END $$;
+SELECT etop.demo_load_users(ARRAY[:demo1], '{1}', '{3}', ARRAY[repeat('é', 50)], 1, '2026-01-15');
+SELECT count(*) AS users, bool_and(email LIKE '%@' || repeat('é', 50)) AS whole_domains
+  FROM etop.users WHERE client_id = :demo1;
+SELECT etop.demo_load_devices(ARRAY[:demo1], '{1}', '{4}', 1, '2026-01-15');
 DELETE FROM etop.clients;

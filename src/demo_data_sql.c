@@ -64,6 +64,9 @@
 #include "etop/demo_data.h"
 
 #define BW_BATCH 1000			/* rows per table_multi_insert(), as COPY */
+#define DEMO_MAX_DOMAIN 100		/* bytes; fits DemoUser.email after the mailbox */
+StaticAssertDecl(22 + DEMO_MAX_DOMAIN < sizeof(((DemoUser *) 0)->email),
+				 "a demo e-mail address with the longest domain must fit DemoUser.email");
 
 /* ---- a bulk writer: COPY FROM's insert path, fed from C ------------------------ */
 
@@ -384,6 +387,8 @@ bw_close(BulkWriter *bw)
 		ExecDropSingleTupleTableSlot(bw->slots[i]);
 	FreeBulkInsertState(bw->bistate);
 	table_finish_bulk_insert(bw->rel, bw->ti_options);
+	/* the slots AFTER ROW triggers made (foreign keys): as ExecEndPlan() */
+	ExecResetTupleTable(bw->estate->es_tupleTable, false);
 	ExecCloseResultRelations(bw->estate);
 	ExecCloseRangeTableRelations(bw->estate);
 	FreeExecutorState(bw->estate);
@@ -558,7 +563,21 @@ client_args(FunctionCallInfo fcinfo, ClientArgs *ca, bool with_domains, int size
 			ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("demo loader: arrays of different lengths")));
 		ca->domain = palloc(sizeof(char *) * (ca->n + 1));
 		for (int i = 0; i < ca->n; i++)
+		{
 			ca->domain[i] = nulls[i] ? "example.com" : TextDatumGetCString(elems[i]);
+
+			/*
+			 * demo_users() writes "mailbox@domain" into a fixed buffer and
+			 * cuts what does not fit, possibly inside a multibyte character
+			 * (which would store invalid text).  The longest mailbox is 22
+			 * bytes with its '@'.
+			 */
+			if (strlen(ca->domain[i]) > DEMO_MAX_DOMAIN)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("demo loader: the e-mail domain of client %d is longer than %d bytes",
+								ca->client_id[i], DEMO_MAX_DOMAIN)));
+		}
 	}
 	ca->seed = (uint32) PG_GETARG_INT32(argno);
 	ca->as_of = PG_GETARG_DATEADT(argno + 1);
