@@ -16,6 +16,7 @@
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "nodes/pg_list.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 
@@ -83,6 +84,7 @@ company_ids(EtopSyncContext *ctx, const CwAuth *auth)
 	{
 		EtopSyncRequest req = {0};
 		char	   *body;
+		char	   *why;
 		Jsonb	   *j;
 		int			n;
 
@@ -92,8 +94,13 @@ company_ids(EtopSyncContext *ctx, const CwAuth *auth)
 		req.basic_user = auth->user;
 		req.basic_password = auth->password;
 		body = etop_sync_http(ctx, &req, NULL);
-		j = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(body)));
-		if (!JB_ROOT_IS_ARRAY(j))
+		/* not stored as a page, so not checked by etop_sync_store_page(): say whose fault */
+		j = etop_jsonb_parse(body, &why);
+		if (j == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+					 errmsg("ConnectWise returned malformed JSON (company ids, page %d): %s", page, why)));
+		if (!JB_ROOT_IS_ARRAY(j) || JB_ROOT_IS_SCALAR(j))
 			break;
 		n = JB_ROOT_COUNT(j);
 		for (int i = 0; i < n; i++)
@@ -101,6 +108,8 @@ company_ids(EtopSyncContext *ctx, const CwAuth *auth)
 			JsonbValue *rec = getIthJsonbValueFromContainer(&j->root, i);
 			char	   *id = (rec && rec->type == jbvBinary)
 				? etop_jsonb_text(rec->val.binary.data, "id") : NULL;
+
+			CHECK_FOR_INTERRUPTS();
 
 			if (id)
 				ids = lappend(ids, id);
@@ -142,8 +151,13 @@ etop_adapter_connectwise(EtopSyncContext *ctx)
 
 		fetch_all(ctx, &auth, endpoints[i], endpoints[i], &page, true);
 	}
-	/* sites live under their company in the real API */
+	/*
+	 * Sites live under their company in the real API.  The id is the
+	 * vendor's: encoded, so that it stays one path segment ("1/../x?y" is
+	 * not a path of its own choosing on the host we send credentials to).
+	 */
 	foreach(lc, company_ids(ctx, &auth))
-		fetch_all(ctx, &auth, psprintf("company/companies/%s/sites", (char *) lfirst(lc)),
+		fetch_all(ctx, &auth,
+				  psprintf("company/companies/%s/sites", etop_sync_urlencode((char *) lfirst(lc))),
 				  "company/sites", &site_pages, false);
 }

@@ -69,6 +69,16 @@ done
 expect "the unexpected response names the endpoint and page" \
     "$(q -c "SELECT error->>'endpoint' || ' ' || (error->>'page') || ': ' || (error->>'details') FROM etop.sync_runs WHERE error->>'error' = 'ConnectWise returned an unexpected response' ORDER BY id DESC LIMIT 1")" \
     "service/tickets 1: the response is not an array"
+# the company ids (for the sites) are read, not stored: a malformed reply there
+# is named too (was PostgreSQL's bare "invalid input syntax for type json")
+P=/v4_6_release/apis/3.0/company/companies
+cw "{\"clear\": true, \"add\": [{\"scenario\": \"ok\", \"times\": 1, \"path\": \"$P\"},
+                        {\"scenario\": \"malformed\", \"times\": 1, \"path\": \"$P\"}]}"
+R=$(sync connectwise true)
+expect "malformed company ids: clear error" "$(q -c "SELECT '$R'::jsonb->>'error'")" \
+    "ConnectWise returned malformed JSON (company ids, page 1): invalid input syntax for type json"
+expect "malformed company ids: normalized tables unchanged" "$(snapshot)" "$BEFORE"
+cw '{"clear": true}'
 expect "failed runs are recorded with their error" \
     "$(q -c "SELECT count(*) >= 7 FROM etop.sync_runs WHERE status = 'failed' AND error ? 'error'")" "t"
 
