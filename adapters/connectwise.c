@@ -44,7 +44,19 @@ fetch_all(EtopSyncContext *ctx, const CwAuth *auth, const char *path, const char
 	int64		total = 0;
 
 	if (opt)
-		size = Max(1, Min(1000, strtol(opt, NULL, 10)));
+	{
+		char	   *end;
+
+		/* strtol() alone read "abc" as 0, then 1: a request per record */
+		errno = 0;
+		size = strtol(opt, &end, 10);
+		if (errno != 0 || end == opt || *end != '\0' || size < 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("ConnectWise option \"page_size\" must be a whole number of at least 1"),
+					 errdetail("Found \"%s\"; values above 1000 mean 1000.", opt)));
+		size = Min(1000, size);
+	}
 	for (int page = 1;; page++)
 	{
 		EtopSyncRequest req = {0};

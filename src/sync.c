@@ -276,12 +276,30 @@ etop_sync_urlencode(const char *s)
 	return r;
 }
 
+/*
+ * A whole-number option of 0 or more (0: the HTTP client's default), or dflt
+ * when absent.  Anything else is refused: strtol() alone read "soon" as 0 and
+ * "1e6" as 1, and a negative max_response_bytes, cast to size_t, lifted the
+ * limit altogether.
+ */
 static long
 option_long(EtopSyncContext *ctx, const char *key, long dflt)
 {
 	const char *v = etop_sync_option(ctx, key);
+	char	   *end;
+	long		n;
 
-	return v ? strtol(v, NULL, 10) : dflt;
+	if (v == NULL)
+		return dflt;
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (errno != 0 || end == v || *end != '\0' || n < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("connection option \"%s\" must be a whole number of 0 or more", key),
+				 errdetail("Connection \"%s\" has \"%s\".", ctx->connection, v),
+				 errhint("Correct it in etop.connections.options.")));
+	return n;
 }
 
 /* Whether url is on the same scheme://host[:port] as the connection's base URL. */
@@ -324,7 +342,7 @@ etop_sync_http(EtopSyncContext *ctx, const EtopSyncRequest *sreq, char **link_ou
 	req.bearer_token = sreq->bearer_token;
 	req.connect_timeout_ms = option_long(ctx, "connect_timeout_ms", 10000);
 	req.timeout_ms = option_long(ctx, "timeout_ms", 60000);
-	req.max_attempts = (int) option_long(ctx, "max_attempts", 4);
+	req.max_attempts = (int) Min(option_long(ctx, "max_attempts", 4), INT_MAX);
 	req.retry_base_ms = option_long(ctx, "retry_base_ms", 1000);
 	req.retry_after_max_ms = option_long(ctx, "retry_after_max_ms", 120000);
 	req.max_response_bytes = (size_t) option_long(ctx, "max_response_bytes", 64L * 1024 * 1024);

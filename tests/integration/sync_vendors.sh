@@ -79,6 +79,16 @@ expect "malformed company ids: clear error" "$(q -c "SELECT '$R'::jsonb->>'error
     "ConnectWise returned malformed JSON (company ids, page 1): invalid input syntax for type json"
 expect "malformed company ids: normalized tables unchanged" "$(snapshot)" "$BEFORE"
 cw '{"clear": true}'
+# options that are not whole numbers are refused, not read as 0 (the default)
+# or, for a negative max_response_bytes, as no limit at all
+for o in '{"timeout_ms": "soon"}' '{"max_response_bytes": -1}' '{"page_size": "abc"}'; do
+    q -c "UPDATE etop.connections SET options = options || '$o' WHERE name = 'connectwise'" >/dev/null
+    R=$(sync connectwise true)
+    case $o in *page_size*) want='ConnectWise option "page_size" must be a whole number of at least 1' ;;
+               *) want="connection option \"$(echo "$o" | sed 's/{"\([a-z_]*\)".*/\1/')\" must be a whole number of 0 or more" ;; esac
+    expect "option $o: clear error" "$(q -c "SELECT '$R'::jsonb->>'error'")" "$want"
+    q -c "UPDATE etop.connections SET options = options - 'timeout_ms' - 'max_response_bytes' - 'page_size' WHERE name = 'connectwise'" >/dev/null
+done
 expect "failed runs are recorded with their error" \
     "$(q -c "SELECT count(*) >= 7 FROM etop.sync_runs WHERE status = 'failed' AND error ? 'error'")" "t"
 
