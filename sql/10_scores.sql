@@ -154,6 +154,12 @@ UPDATE score_history SET standards = 79, risk = 20 WHERE client_id = :one AND qu
 SELECT s->'standards'->'movement'->>'text' AS standards, s->'risk'->'movement'->>'text' AS risk,
        s->'experience'->'movement' AS experience
   FROM etop_scores(:one, '2025-12-31') s;
+-- a stored NaN (numeric allows it) is no previous score: was "invalid input
+-- syntax for type json" ("previous": nan) for the whole document
+UPDATE score_history SET standards = 'NaN' WHERE client_id = :one AND quarter = 'Q3 2025';
+SELECT s->'standards'->'movement' AS standards, s->'risk'->'movement'->>'text' AS risk
+  FROM etop_scores(:one, '2025-12-31') s;
+UPDATE score_history SET standards = 79 WHERE client_id = :one AND quarter = 'Q3 2025';
 
 -- Errors
 SELECT etop_scores(-1);

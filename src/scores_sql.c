@@ -251,7 +251,8 @@ load_metrics(HeapTuple tup, TupleDesc desc, EtopClientMetrics *m, PrevSnapshot *
 	for (int i = 0; i < 3; i++)
 	{
 		prev->score[i] = col_float(tup, desc, k++, &isnull);
-		prev->present[i] = !isnull;
+		/* a stored 'NaN' (numeric allows it) is no previous score: no movement */
+		prev->present[i] = !isnull && !isnan(prev->score[i]);
 	}
 	prev->quarter = SPI_getvalue(tup, desc, k++);
 	m->devices_patch_known = col_int(tup, desc, 48);
