@@ -15,6 +15,7 @@
 
 #include "fmgr.h"
 #include "lib/stringinfo.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 
@@ -37,6 +38,7 @@ collect_ids(EtopSyncContext *ctx, StringInfo buf)
 		JsonbValue *id = (rec && rec->type == jbvBinary)
 			? etop_jsonb_key(rec->val.binary.data, "id") : NULL;
 
+		CHECK_FOR_INTERRUPTS();
 		if (id && id->type == jbvNumeric)
 			appendStringInfo(buf, "%s%s", buf->len > 1 ? ", " : "",
 							 etop_jsonb_text(rec->val.binary.data, "id"));
