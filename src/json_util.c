@@ -4,6 +4,7 @@
 #include "postgres.h"
 
 #include "fmgr.h"
+#include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 #include "utils/numeric.h"
 
@@ -51,7 +52,15 @@ etop_jsonb_parse(const char *text, char **error)
 	*error = NULL;
 	PG_TRY();
 	{
-		j = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(text)));
+		/*
+		 * JSON is UTF-8 (RFC 8259), and jsonb_in, like every input function,
+		 * trusts its argument to be valid in the server encoding: a vendor's
+		 * or a model's invalid bytes would be stored as they came.  Verify
+		 * (and, on a server that is not UTF-8, convert) first.
+		 */
+		char	   *s = pg_any_to_server(text, strlen(text), PG_UTF8);
+
+		j = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(s)));
 	}
 	PG_CATCH();
 	{
@@ -60,8 +69,9 @@ etop_jsonb_parse(const char *text, char **error)
 		MemoryContextSwitchTo(cxt);
 		e = CopyErrorData();
 		/*
-		 * Bad input is: not JSON (22xxx), too large (54000), or nested too
-		 * deeply for the parser ("stack depth limit exceeded", 54001).
+		 * Bad input is: not UTF-8 or not JSON (22xxx), too large (54000), or
+		 * nested too deeply for the parser ("stack depth limit exceeded",
+		 * 54001).
 		 */
 		if (ERRCODE_TO_CATEGORY(e->sqlerrcode) != ERRCODE_DATA_EXCEPTION &&
 			e->sqlerrcode != ERRCODE_PROGRAM_LIMIT_EXCEEDED &&

@@ -14,9 +14,10 @@ extern JsonbValue *etop_jsonb_key(JsonbContainer *c, const char *key);
 extern char *etop_jsonb_text(JsonbContainer *c, const char *key);
 
 /*
- * Parse text as jsonb.  Bad input (PostgreSQL's own message, e.g. "invalid
- * input syntax for type json", or "stack depth limit exceeded" for nesting
- * too deep to parse) comes back in *error with NULL, for the caller
+ * Parse text (UTF-8, as JSON is) as jsonb.  Bad input (PostgreSQL's own
+ * message, e.g. "invalid input syntax for type json", "invalid byte sequence
+ * for encoding \"UTF8\": 0xc3 0x22", or "stack depth limit exceeded" for
+ * nesting too deep to parse) comes back in *error with NULL, for the caller
  * to report as the vendor's or the model's fault; any other error (out of
  * memory, a cancel) is raised as usual.
  */

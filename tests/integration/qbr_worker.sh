@@ -105,7 +105,7 @@ job_done "$JOB" 30 || true
 expect "the retry succeeds once the API recovers" "$(q -c "SELECT status || '/' || attempts FROM etop.qbr_jobs WHERE id = '$JOB'")" "completed/2"
 
 # replies of the wrong shape are the API's fault: the job retries, the worker lives on
-for sc in choices-object deep-json; do
+for sc in choices-object deep-json bad-utf8-content; do
     PID=$(q -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'etop QBR worker' AND datname = '$IT_DB' LIMIT 1")
     control "{\"scenario\": \"$sc\", \"times\": 1}"
     JOB=$(enqueue "$C1" openai)

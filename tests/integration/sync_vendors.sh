@@ -47,7 +47,7 @@ R=$(sync connectwise)
 expect "persistent 429: the rate-limit object" "$(q -c "SELECT ('$R'::jsonb - 'attempts')::text")" \
     '{"error": "ConnectWise rate limit exceeded", "status": "failed", "retry_after": 60}'
 
-for scenario in 503 hang drop malformed not-array wrong-types; do
+for scenario in 503 hang drop malformed bad-utf8 not-array wrong-types; do
     case $scenario in
         503) cw '{"scenario": "503"}'; want="ConnectWise API unavailable (HTTP 503)" ;;
         hang) cw '{"scenario": "hang"}'
@@ -55,6 +55,7 @@ for scenario in 503 hang drop malformed not-array wrong-types; do
               want="ConnectWise API timeout" ;;
         drop) cw '{"scenario": "drop"}'; want="ConnectWise connection dropped" ;;
         malformed) cw '{"scenario": "malformed", "path": "/v4_6_release/apis/3.0/service/tickets"}'; want="ConnectWise returned malformed JSON" ;;
+        bad-utf8) cw '{"scenario": "bad-utf8", "path": "/v4_6_release/apis/3.0/service/tickets"}'; want="ConnectWise returned malformed JSON" ;;
         not-array) cw '{"scenario": "not-array", "path": "/v4_6_release/apis/3.0/service/tickets"}'; want="ConnectWise returned an unexpected response" ;;
         wrong-types) cw '{"scenario": "wrong-types", "path": "/v4_6_release/apis/3.0/service/tickets"}'; want="" ;;
     esac

@@ -455,6 +455,13 @@ class MockHandler(BaseHTTPRequestHandler):
             body = self.fault_payload()
             self.send_bytes(200, body[: max(1, len(body) * 2 // 3)] + b'",}{')
             return True
+        if name == "bad-utf8":
+            # valid JSON but for one byte: a string that starts with 0xFF (never UTF-8)
+            body = self.fault_payload()
+            m = re.search(rb'":\s*"', body)
+            i = m.end() if m else 0
+            self.send_bytes(200, body[:i] + b"\xff" + body[i:])
+            return True
         if name == "not-array":
             # valid JSON, 200, but not the records (array or {"value": [...]})
             self.send_bytes(200, b'{"message": "maintenance page", "records": 0}')

@@ -19,6 +19,8 @@ Scenarios (--scenario or POST /__control {"scenario": ...}):
   canned       exactly the "content" given to /__control (or --canned FILE)
   choices-object  a reply whose "choices" is an object, not an array
   deep-json    content nested too deeply to parse (100,000 arrays)
+  bad-utf8-content  a good narrative with a byte that is not UTF-8 in it
+               (bad-utf8, the generic fault, spoils the reply itself)
   slow / hang  answer after --delay seconds (default: never, until exit)
   429, 500 ... generic HTTP faults (429 carries Retry-After)
 Every request is appended to --log as a JSON line (API key redacted), so
@@ -325,6 +327,13 @@ class OpenAIHandler(MockHandler):
         elif scenario == "choices-object":
             return self.send_json(200, {"id": "chatcmpl-x", "object": "chat.completion",
                                         "choices": {"0": {"message": {"content": "{}"}}}})
+        elif scenario == "bad-utf8-content":
+            # a good narrative whose trends hold a byte that is not UTF-8
+            n = good_narrative(facts)
+            n["trends"] = "BADBYTE " + str(n.get("trends", ""))
+            usage = {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}
+            body = json.dumps(self.completion(json.dumps(n), usage, req["model"])).encode()
+            return self.send_bytes(200, body.replace(b"BADBYTE", b"caf\xff"))
         elif scenario == "deep-json":
             content = "[" * 100000 + "]" * 100000
         elif scenario == "fenced":
