@@ -19,6 +19,7 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
@@ -140,6 +141,21 @@ json_str(const char *s)
 	return b.data;
 }
 
+/*
+ * s cut back to its last whole character, in place.  The HTTP client writes
+ * the URL and its message into fixed-size buffers, which may end inside a
+ * multibyte character of a vendor's link; the error object must stay valid
+ * UTF-8 (it is stored as jsonb).
+ */
+static char *
+whole_chars(char *s)
+{
+	int			len = (int) strlen(s);
+
+	s[pg_mbcliplen(s, len, len)] = '\0';
+	return s;
+}
+
 /* Map a failed HTTP exchange to the vendor error object. */
 static void http_failure(EtopSyncContext *ctx, const etop_http_response *r, const char *url) pg_attribute_noreturn();
 
@@ -148,10 +164,12 @@ http_failure(EtopSyncContext *ctx, const etop_http_response *r, const char *url)
 {
 	const char *v = ctx->vendor;
 	char		where[512];
+	char	   *details = whole_chars(pstrdup(r->message));
 	char	   *msg,
 			   *json;
 
 	etop_http_sanitize_url(url, where, sizeof(where));
+	whole_chars(where);
 	if (r->error == ETOP_HTTP_4XX && r->status == 401)
 	{
 		msg = psprintf("%s authentication failed", v);
@@ -193,7 +211,7 @@ http_failure(EtopSyncContext *ctx, const etop_http_response *r, const char *url)
 	{
 		msg = psprintf("%s response too large", v);
 		json = psprintf("{\"error\": %s, \"url\": %s, \"details\": %s}", json_str(msg),
-						json_str(where), json_str(r->message));
+						json_str(where), json_str(details));
 	}
 	else if (r->error == ETOP_HTTP_ABORTED)
 	{
@@ -204,13 +222,13 @@ http_failure(EtopSyncContext *ctx, const etop_http_response *r, const char *url)
 	{
 		msg = psprintf("%s connection dropped", v);
 		json = psprintf("{\"error\": %s, \"attempts\": %d, \"url\": %s, \"details\": %s}", json_str(msg),
-						r->attempts, json_str(where), json_str(r->message));
+						r->attempts, json_str(where), json_str(details));
 	}
 	else
 	{
 		msg = psprintf("%s API unreachable", v);
 		json = psprintf("{\"error\": %s, \"url\": %s, \"details\": %s}", json_str(msg),
-						json_str(where), json_str(r->message));
+						json_str(where), json_str(details));
 	}
 	sync_error(ctx, json, msg);
 }

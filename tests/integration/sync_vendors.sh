@@ -121,6 +121,14 @@ R=$(sync m365)
 expect "a next-page link to another host: the token is not sent there" \
     "$(q -c "SELECT '$R'::jsonb->>'error'")" 'Microsoft Graph sent a link to another host'
 graph '{"clear": true}'
+graph '{"scenario": "long-next-link", "path": "/v1.0/users"}'
+R=$(sync m365)
+expect "a failing next-page link: the vendor's error" "$(q -c "SELECT '$R'::jsonb->>'error'")" \
+    'Microsoft Graph rejected the request (HTTP 400)'
+expect "... whose long non-ASCII URL is cut at a whole character" \
+    "$(q -c "SELECT convert_to(error::text, 'UTF8') IS NOT NULL AND error->>'url' LIKE '%/no-such-page/x%é'
+             FROM etop.sync_runs ORDER BY id DESC LIMIT 1" 2>&1)" "t"
+graph '{"clear": true}'
 graph '{"scenario": "not-array", "path": "/v1.0/users"}'
 R=$(sync m365)
 expect "Graph answers without a value array: a clear error" \

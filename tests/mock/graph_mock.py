@@ -238,6 +238,11 @@ class GraphHandler(MockHandler):
             # a next page on another host: a client must not send its token there
             out["@odata.nextLink"] = re.sub(r"^http://[^/]+", "http://127.0.0.2:9",
                                             out["@odata.nextLink"])
+        if (self.rule is not None and self.rule.name == "long-next-link"
+                and "@odata.nextLink" in out):
+            # a next page on this host that is no page (400), with a long non-ASCII
+            # path: the error names it, cut at a whole character
+            out["@odata.nextLink"] = "%s/v1.0/no-such-page/x%s" % (self.base_url(), "\u00e9" * 600)
         fault = self.record_fault()
         if select is None and not fault:
             body = json.dumps(out)[:-1].encode() + b',"value":' + coll.page_bytes(sel) + b"}"
