@@ -45,6 +45,7 @@ DB = os.environ.get("SQL_FUZZ_DB", "etop_it")
 ROLES = os.environ.get("SQL_FUZZ_ROLES", "etop_fuzz_reader etop_fuzz_am").split()
 PASSWORD = os.environ.get("SQL_FUZZ_PASSWORD") or None
 CONTINUE = os.environ.get("SQL_FUZZ_CONTINUE", "") == "1"
+VERBOSE = os.environ.get("SQL_FUZZ_VERBOSE", "") == "1"
 DATA = os.environ.get("SQL_FUZZ_DATA", os.path.join(os.path.dirname(__file__), "..", "data"))
 OUT = os.environ.get("SQL_FUZZ_OUT") or tempfile.mkdtemp(prefix="etop-sql-fuzz.")
 os.makedirs(OUT, exist_ok=True)
@@ -207,6 +208,18 @@ NUMBERS = ["0", "-0", "1", "-1", "0.5", "2.5", "3", "4", "99.99999999999999", "1
            "9" * 5000, "1E+2", "-9223372036854775808", "18446744073709551616", "0.1", "12.0"]
 
 
+def rep(s, n):
+    """s repeated up to n characters (at least once)."""
+    if not s:
+        return s
+    return (s * (n // len(s) + 1))[:max(n, len(s))] if len(s) < n else s
+
+
+PLAUSIBLE = ["0", "1", "3", "4", "4.0", "5", "12", "50.5", "99", "99.99999999999999", "100",
+             "0.0000001", "1e-300", "199.9", "200", "1000", "1000000", "1e15", "999999999999999",
+             "123456.789", "0.5", "2", "7"]
+
+
 class Gen:
     """Random values, strings and numbers, from one seeded Random."""
 
@@ -215,18 +228,18 @@ class Gen:
 
     def long_string(self):
         r = self.r
-        n = r.choice([300, 2000, 20000, 100000, 400000])
+        n = r.choice([300, 2000, 20000, 100000, 300000])
         how = r.randrange(6)
         if how == 0:
             return "x" * n                                     # one endless word
         if how == 1:
-            return ("word " * (n // 5 + 1))[:n]
+            return rep("word ", n)
         if how == 2:
             return "\n" * (n // 10)
         if how == 3:
-            return (r.choice(ODD_UTF8) + " ") * (n // 40 + 1)
+            return rep(r.choice(ODD_UTF8) + " ", n // 4)
         if how == 4:
-            return "[Ticket #1] " * (n // 12 + 1)
+            return rep("[Ticket #1] ", n)
         return "".join(chr(r.randrange(0x20, 0x3000)) for _ in range(min(n, 5000)))
 
     def string(self, key=None):
@@ -486,9 +499,13 @@ class Mutator:
         self.g = Gen(rng)
 
     def mutate(self, doc, donors=(), logo=False):
+        """1 to 6 mutations of a copy of doc.  Half of the time they are
+        gentle: types are kept (and numbers stay plausible), so the input
+        passes validation and reaches what comes after it."""
         doc = copy.deepcopy(doc)
+        gentle = self.r.random() < 0.5
         for _ in range(self.r.choice([1, 1, 1, 2, 2, 3, 4, 6])):
-            doc = self.once(doc, donors)
+            doc = self.gentle(doc, donors) if gentle else self.once(doc, donors)
         if logo and isinstance(doc, dict):
             msp = doc.get("msp")
             if not isinstance(msp, dict):
@@ -532,6 +549,53 @@ class Mutator:
         parent[key] = new
         return doc
 
+    def gentle(self, doc, donors):
+        r, g = self.r, self.g
+        nodes = nodes_of(doc)[1:]
+        if not nodes:
+            return doc
+        parent, key, v = r.choice(nodes)
+        keyname = key if isinstance(key, str) else None
+        kind = kind_of(v)
+        if kind == "string":
+            new = self.string(v, keyname) if r.random() < 0.8 else g.string(keyname)
+            if not isinstance(new, str):
+                new = g.string(keyname)
+        elif kind == "number":
+            new = Raw(r.choice(PLAUSIBLE))
+        elif kind == "array":
+            a = list(v)
+            x = r.randrange(6)
+            if x == 0:
+                a.insert(r.randrange(len(a) + 1), None)
+            elif x == 1 and a:
+                size = len(dumps(a))
+                a = a * min(r.choice([2, 10, 100, 1000]), max(1, 600_000 // max(size, 1)))
+            elif x == 2 and a:
+                a = a[:r.randrange(len(a))]
+            elif x == 3 and a:
+                a.append(copy.deepcopy(r.choice(a)))
+            elif x == 4 and (not a or all(isinstance(e, str) for e in a)):
+                for _ in range(r.randrange(1, 5)):
+                    a.insert(r.randrange(len(a) + 1), g.string())
+            else:
+                r.shuffle(a)
+            new = a
+        elif kind == "object":
+            new = {}
+            for k, e in v.items():          # some keys dropped, some null
+                y = r.random()
+                if y >= 0.15:
+                    new[k] = None if y < 0.3 else e
+        elif kind == "null" and donors:
+            # a null becomes what the same key holds in another valid document
+            same = [n[2] for n in nodes_of(r.choice(donors), 3000) if n[1] == key and n[2] is not None]
+            new = copy.deepcopy(r.choice(same)) if same else None
+        else:
+            new = v
+        parent[key] = new
+        return doc
+
     def generic(self, v, key, doc, donors):
         r, g = self.r, self.g
         x = r.randrange(9)
@@ -566,8 +630,10 @@ class Mutator:
         elif x == 2:                     # null elements
             for _ in range(r.randrange(1, 6)):
                 a.insert(r.randrange(len(a) + 1), None)
-        elif x == 3 and a:               # many copies (size checked later)
-            a = a * r.choice([2, 10, 100, 1000, 5000])
+        elif x == 3 and a:               # many copies (kept well under the size limit)
+            size = len(dumps(a))
+            k = min(r.choice([2, 10, 100, 1000, 5000]), max(1, 1_000_000 // max(size, 1)))
+            a = a * k
         elif x == 4:
             a = []
         elif x == 5 and a:
@@ -619,7 +685,7 @@ class Mutator:
             i = r.randrange(len(s) + 1)
             return s[:i] + r.choice(ODD_UTF8 + SPECIAL) + s[i:]
         if x == 4:
-            return s * r.choice([2, 50, 1000])
+            return rep(s, len(s) * r.choice([2, 50, 1000]) if len(s) < 300 else min(len(s) * 2, 300000))
         if x == 5:
             return s[:r.randrange(len(s) + 1)]
         if x == 6:
@@ -647,6 +713,8 @@ class Args:
         self.mut = Mutator(rng)
         self.g = self.mut.g
 
+    role = None
+
     def arg(self, fname, aname, atype, plain):
         r = self.r
         if r.random() < 0.04 and not plain:
@@ -658,10 +726,11 @@ class Args:
         return f(fname, aname or "", plain) if f else self.t_other(atype, plain)
 
     def ids(self, name):
+        """Ids the current role can see, mostly; sometimes any."""
         e = self.env
-        if "qbr" in name:
-            return e["qbr_ids"]
-        return e["client_ids"]
+        kind = "qbr_ids" if "qbr" in name else "client_ids"
+        seen = e["visible"].get(self.role, {}).get(kind)
+        return seen if seen and self.r.random() < 0.75 else e[kind]
 
     def t_integer(self, fname, aname, plain):
         r = self.r
@@ -723,7 +792,7 @@ class Args:
         if not plain:
             donors = [r.choice(pool) for _ in range(2)]
             logo = fname == "qbr_render_doc" and r.random() < 0.3
-            for _ in range(20):
+            for _ in range(6):
                 new = self.mut.mutate(doc, donors, logo)
                 try:
                     text = dumps(new)
@@ -802,7 +871,9 @@ def server_log_path(admin):
 class Fuzz:
     def __init__(self):
         self.rng = random.Random(SEED)
-        self.stats = {}          # function signature -> [calls, errors, timeouts]
+        self.stats = {}          # function signature -> [calls, errors, timeouts, seconds in the server]
+        self.messages = {}       # function signature -> {first words of an error: n}
+        self.gen_seconds = 0.0
         self.states = {}         # function signature -> {sqlstate: n}
         self.calls = self.errors = 0
         self.crashes = []        # (signature, role, statement file, what)
@@ -900,7 +971,8 @@ class Fuzz:
                         "args": list(zip(names[:nargs], types)), "roles": []})
                     t["roles"].append(role)
         for sig in self.targets:
-            self.stats[sig] = [0, 0, 0]
+            self.stats[sig] = [0, 0, 0, 0.0]
+            self.messages[sig] = {}
             self.states[sig] = {}
 
     def seed_corpus(self):
@@ -940,15 +1012,23 @@ class Fuzz:
             pass
         self.corpus["options"] = [{}, {"as_of": "2026-01-15"}, {"provider": "offline"},
                                   {"as_of": "2026-01-15", "provider": "offline"}]
+        env["visible"] = {}
+        for role, sess in self.sessions.items():
+            with sess["conn"].cursor() as cur:
+                cur.execute("SELECT array(SELECT id FROM etop.clients ORDER BY id), "
+                            "array(SELECT id FROM etop.qbrs ORDER BY id)")
+                c, q = cur.fetchone()
+                env["visible"][role] = {"client_ids": c, "qbr_ids": q}
         self.env = env
         self.args = Args(self.rng, self.corpus, env)
 
     # ---- calls
-    def statement(self, t, plain):
+    def statement(self, t, role, plain):
         r = self.rng
         n = len(t["args"])
         if not plain and t["ndef"] and r.random() < 0.3:
             n -= r.randrange(t["ndef"] + 1)
+        self.args.role = role
         args = [self.args.arg(t["name"], a, ty, plain) for a, ty in t["args"][:n]]
         call = "etop.%s(%s)" % (t["name"], ", ".join(args))
         return ("SELECT * FROM " if t["retset"] else "SELECT ") + call
@@ -963,6 +1043,7 @@ class Fuzz:
         st[0] += 1
         self.calls += 1
         conn = s["conn"]
+        t0 = time.monotonic()
         try:
             with conn.cursor() as cur:
                 if want != s["timeout"]:
@@ -983,11 +1064,15 @@ class Fuzz:
             st[1] += 1
             self.errors += 1
             self.states[t["sig"]][code] = self.states[t["sig"]].get(code, 0) + 1
+            m = code + " " + str(e).strip().split("\n")[0][:90]
+            self.messages[t["sig"]][m] = self.messages[t["sig"]].get(m, 0) + 1
             if code == "57014":
                 st[2] += 1
                 self.timeouts.append((t["sig"], role, sql, str(e).strip()))
             elif code.startswith("XX") or code.startswith("58"):
                 self.internal.append((t["sig"], role, sql, code, str(e).strip()))
+        finally:
+            st[3] += time.monotonic() - t0
 
     def learn(self, t, rows):
         """Keep valid jsonb outputs (and ids) as seeds for later calls."""
@@ -1082,7 +1167,11 @@ class Fuzz:
                             sig, plain = self.pick(), False
                             role = self.rng.choice(self.targets[sig]["roles"])
                         t = self.targets[sig]
-                        sql = self.statement(t, plain)
+                        g0 = time.monotonic()
+                        sql = self.statement(t, role, plain)
+                        self.gen_seconds += time.monotonic() - g0
+                        if time.monotonic() >= DEADLINE:
+                            break
                         self.call(t, role, sql, bf)
                     problems = self.check("after batch %d" % self.batch_no)
                     if problems:
@@ -1101,11 +1190,14 @@ class Fuzz:
 
     def summary(self):
         took = time.monotonic() - T_START
-        log("calls per function (calls / errors / timeouts; SQLSTATEs):")
+        log("calls per function (calls / errors / timeouts / seconds in the server; results by SQLSTATE):")
         for s in self.targets:
-            c, e, to = self.stats[s]
+            c, e, to, secs = self.stats[s]
             st = ", ".join("%s %d" % kv for kv in sorted(self.states[s].items(), key=lambda kv: -kv[1])[:6])
-            log("  %-62s %5d / %5d / %d   %s" % (s, c, e, to, st))
+            log("  %-56s %5d / %5d / %d / %5.1f   %s" % (s, c, e, to, secs, st))
+            if VERBOSE:
+                for m, n in sorted(self.messages[s].items(), key=lambda kv: -kv[1])[:8]:
+                    log("        %5d  %s" % (n, m))
         never = [s for s in self.targets if self.stats[s][0] == 0]
         if never:
             log("NOT CALLED (time ran out first): " + ", ".join(never))
@@ -1118,7 +1210,7 @@ class Fuzz:
                                                                           clip(msg, 200), path))
         for i, (sig, role, path, what) in enumerate(self.crashes, 1):
             log("crash #%d in %s as %s: %s (%s)" % (i, sig, role, clip(what, 300), path))
-        log("seed %d, %.1f s, %d batches" % (SEED, took, self.batch_no))
+        log("seed %d, %.1f s (%.1f s making inputs), %d batches" % (SEED, took, self.gen_seconds, self.batch_no))
         print("sql_fuzz: %d calls, %d errors, %d timeouts, %d crashes" % (
             self.calls, self.errors, len(self.timeouts), len(self.crashes)), flush=True)
 
