@@ -587,12 +587,15 @@ class Mutator:
                 y = r.random()
                 if y >= 0.15:
                     new[k] = None if y < 0.3 else e
-        elif kind == "null" and donors:
-            # a null becomes what the same key holds in another valid document
-            same = [n[2] for n in nodes_of(r.choice(donors), 3000) if n[1] == key and n[2] is not None]
-            new = copy.deepcopy(r.choice(same)) if same else None
         else:
             new = v
+        if donors and (kind == "null" or r.random() < 0.15):
+            # what the same key holds in another valid document (the scores
+            # of another client, a risk list of another quarter ...)
+            same = [n[2] for n in nodes_of(r.choice(donors), 5000)
+                    if n[1] == key and n[2] is not None and n[2] is not v]
+            if same:
+                new = copy.deepcopy(r.choice(same))
         parent[key] = new
         return doc
 
@@ -790,7 +793,8 @@ class Args:
             pool = [{}]
         doc = r.choice(pool)
         if not plain:
-            donors = [r.choice(pool) for _ in range(2)]
+            everything = [d for docs in self.corpus.values() for d in docs]
+            donors = [r.choice(pool), r.choice(pool), r.choice(everything)]
             logo = fname == "qbr_render_doc" and r.random() < 0.3
             for _ in range(6):
                 new = self.mut.mutate(doc, donors, logo)
@@ -845,6 +849,25 @@ def one(conn, sql):
         return cur.fetchone()[0]
 
 
+def print_statement(sql):
+    """The exact statement; a long one (mutated inputs are repetitive) as
+    zlib-compressed base64 with the command that turns it back into SQL."""
+    b = sql.encode()
+    if len(b) <= 20000:
+        log("  last statement (%d bytes):" % len(b))
+        print(sql + ";", flush=True)
+        return
+    z = base64.b64encode(zlib.compress(b, 9)).decode()
+    log("  last statement (%d bytes; %d as compressed base64 between the BEGIN and END lines):"
+        % (len(b), len(z)))
+    log("  decode: sed -n '/^BEGIN SQL/,/^END SQL/p' LOG | sed '1d;$d' | base64 -d | "
+        "python3 -c 'import sys,zlib; sys.stdout.buffer.write(zlib.decompress(sys.stdin.buffer.read()))'")
+    print("BEGIN SQL", flush=True)
+    for i in range(0, len(z), 76):
+        print(z[i:i + 76])
+    print("END SQL", flush=True)
+
+
 def server_log_path(admin):
     p = os.environ.get("SQL_FUZZ_SERVER_LOG")
     if p:
@@ -889,12 +912,13 @@ class Fuzz:
 
     # ---- crash detection
     def baseline(self):
-        self.start_time, self.stats_reset = self.server_marks(self.witness)
+        self.start_time, self.stats_reset, self.xact_commit = self.server_marks(self.witness)
 
     @staticmethod
     def server_marks(conn):
         with conn.cursor() as cur:
-            cur.execute("SELECT pg_postmaster_start_time(), (SELECT stats_reset FROM pg_stat_bgwriter)")
+            cur.execute("SELECT pg_postmaster_start_time(), (SELECT stats_reset FROM pg_stat_bgwriter), "
+                        "(SELECT xact_commit FROM pg_stat_database WHERE datname = current_database())")
             return cur.fetchone()
 
     def check(self, where):
@@ -908,6 +932,9 @@ class Fuzz:
                 problems.append("pg_postmaster_start_time() changed: %s -> %s" % (self.start_time, marks[0]))
             if marks[1] != self.stats_reset:
                 problems.append("statistics were reset (crash recovery): %s -> %s" % (self.stats_reset, marks[1]))
+            if marks[2] is not None and self.xact_commit is not None and marks[2] < self.xact_commit:
+                problems.append("pg_stat_database.xact_commit went back: %s -> %s" % (self.xact_commit, marks[2]))
+            self.xact_commit = marks[2]
         except psycopg2.Error as e:
             problems.append("witness session died: %s" % str(e).strip())
         for role, s in self.sessions.items():
@@ -935,7 +962,13 @@ class Fuzz:
                or ("process" in line and "exited with exit code" in line and "exit code 1)" not in line
                    and "exit code 0)" not in line)
                or "PANIC:" in line]
-        return ["server log: " + line for line in bad]
+        out = []
+        for line in bad:
+            for role, sess in self.sessions.items():
+                if "(PID %d)" % sess["pid"] in line:
+                    line += "  <- the fuzzing session of " + role
+            out.append("server log: " + line)
+        return out
 
     # ---- sessions
     def open_sessions(self):
@@ -1107,8 +1140,7 @@ class Fuzz:
         log("  function: %s, as role %s, batch %d" % (t["sig"] if t else "?", role, self.batch_no))
         log("  statements of this batch: %s" % batch_path)
         log("  reproducer: %s" % path)
-        log("  last statement (%d bytes):" % len(sql))
-        print(sql if len(sql) <= 20000 else clip(sql, 20000), flush=True)
+        print_statement(sql)
 
     def recover(self):
         """After a crash: wait for the server, reconnect everything."""
