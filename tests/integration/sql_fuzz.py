@@ -26,6 +26,7 @@ import struct
 import sys
 import tempfile
 import time
+import traceback
 import zlib
 
 import psycopg2
@@ -41,6 +42,7 @@ for _oids, _name in (((1082, 1083, 1114, 1184, 1186, 1266), "ETOP_TEXT"),
 
 SEED = int(os.environ.get("SQL_FUZZ_SEED", "1"))
 FUZZ_SECONDS = float(os.environ.get("SQL_FUZZ_FUZZ_SECONDS", "55"))
+SETUP_SECONDS = float(os.environ.get("SQL_FUZZ_SETUP_SECONDS", "0"))
 DB = os.environ.get("SQL_FUZZ_DB", "etop_it")
 ROLES = os.environ.get("SQL_FUZZ_ROLES", "etop_fuzz_reader etop_fuzz_am").split()
 PASSWORD = os.environ.get("SQL_FUZZ_PASSWORD") or None
@@ -405,8 +407,9 @@ def mutate_png(r, png):
                 d[i] ^= 1 << r.randrange(8)
                 c[1] = bytes(d)
         return join_chunks(chunks)
-    if how == 3:                                      # IHDR fields
-        w, h, bd, ct, cm, fm, il = struct.unpack(">IIBBBBB", chunks[0][1][:13])
+    ihdr = [c for c in chunks if c[0] == b"IHDR" and len(c[1]) == 13]
+    if how == 3 and ihdr:                             # IHDR fields
+        w, h, bd, ct, cm, fm, il = struct.unpack(">IIBBBBB", ihdr[0][1])
         f = r.randrange(7)
         if f == 0:
             w = r.choice([0, 1, 4096, 4097, 65535, 2 ** 31 - 1, 2 ** 31, 2 ** 32 - 1])
@@ -422,7 +425,7 @@ def mutate_png(r, png):
             cm, fm = r.choice([(1, 0), (0, 1), (255, 255)])
         else:
             w, h = r.choice([(4096, 4096), (1, 4096), (4096, 1), (3000, 3000)])
-        chunks[0][1] = struct.pack(">IIBBBBB", w, h, bd, ct, cm, fm, il)
+        ihdr[0][1] = struct.pack(">IIBBBBB", w, h, bd, ct, cm, fm, il)
         return join_chunks(chunks)
     if how == 4:                                      # image data too short / too long / garbage
         idat = b"".join(d for t, d in chunks if t == b"IDAT")
@@ -897,6 +900,7 @@ class Fuzz:
         self.stats = {}          # function signature -> [calls, errors, timeouts, seconds in the server]
         self.messages = {}       # function signature -> {first words of an error: n}
         self.gen_seconds = 0.0
+        self.harness_errors = 0
         self.states = {}         # function signature -> {sqlstate: n}
         self.calls = self.errors = 0
         self.crashes = []        # (signature, role, statement file, what)
@@ -1136,9 +1140,15 @@ class Fuzz:
         n = len(self.crashes) + 1
         path = self.save("crash", n, role, sql, what)
         self.crashes.append((t["sig"] if t else "?", role, path, what))
+        kept = os.path.join(OUT, "crash-%d-batch.sql" % n)
+        try:
+            with open(batch_path, "rb") as src, open(kept, "wb") as dst:
+                dst.write(src.read())
+        except OSError:
+            kept = batch_path
         log("CRASH #%d: %s" % (n, what))
-        log("  function: %s, as role %s, batch %d" % (t["sig"] if t else "?", role, self.batch_no))
-        log("  statements of this batch: %s" % batch_path)
+        log("  last call: %s, as role %s, batch %d" % (t["sig"] if t else "?", role, self.batch_no))
+        log("  statements of this batch, in order: %s" % kept)
         log("  reproducer: %s" % path)
         print_statement(sql)
 
@@ -1200,8 +1210,16 @@ class Fuzz:
                             role = self.rng.choice(self.targets[sig]["roles"])
                         t = self.targets[sig]
                         g0 = time.monotonic()
-                        sql = self.statement(t, role, plain)
-                        self.gen_seconds += time.monotonic() - g0
+                        try:
+                            sql = self.statement(t, role, plain)
+                        except Exception:       # a bug of this script: shown, not fatal
+                            self.harness_errors += 1
+                            if self.harness_errors <= 3:
+                                log("harness error (a bug in sql_fuzz.py, not in etop):\n"
+                                    + traceback.format_exc())
+                            continue
+                        finally:
+                            self.gen_seconds += time.monotonic() - g0
                         if time.monotonic() >= DEADLINE:
                             break
                         self.call(t, role, sql, bf)
@@ -1209,6 +1227,7 @@ class Fuzz:
                     if problems:
                         raise Crash("; ".join(problems))
                 except Crash as c:
+                    bf.flush()
                     what = str(c)
                     time.sleep(0.5)
                     extra = [p for p in self.check("after crash") if p not in what]
@@ -1217,8 +1236,8 @@ class Fuzz:
                     self.report_crash(t, role, sql or "", what, batch_path)
                     if not CONTINUE or not self.recover():
                         break
-        self.summary()
-        return 1 if self.crashes else 0
+        never = self.summary()
+        return 1 if self.crashes or never else 0
 
     def summary(self):
         took = time.monotonic() - T_START
@@ -1242,9 +1261,16 @@ class Fuzz:
                                                                           clip(msg, 200), path))
         for i, (sig, role, path, what) in enumerate(self.crashes, 1):
             log("crash #%d in %s as %s: %s (%s)" % (i, sig, role, clip(what, 300), path))
-        log("seed %d, %.1f s (%.1f s making inputs), %d batches" % (SEED, took, self.gen_seconds, self.batch_no))
-        print("sql_fuzz: %d calls, %d errors, %d timeouts, %d crashes" % (
-            self.calls, self.errors, len(self.timeouts), len(self.crashes)), flush=True)
+        return never
+        log("seed %d, %d batches, %.1f s fuzzing (%.1f s of it making inputs)"
+            % (SEED, self.batch_no, took, self.gen_seconds))
+        if self.harness_errors:
+            log("%d inputs could not be made (harness errors, see above)" % self.harness_errors)
+        if never:
+            log("FAIL: %d functions were never called" % len(never))
+        print("sql_fuzz: %d calls, %d errors, %d timeouts, %d crashes (seed %d, %.0f s)" % (
+            self.calls, self.errors, len(self.timeouts), len(self.crashes), SEED, took + SETUP_SECONDS),
+            flush=True)
 
 
 if __name__ == "__main__":
