@@ -1261,7 +1261,6 @@ class Fuzz:
                                                                           clip(msg, 200), path))
         for i, (sig, role, path, what) in enumerate(self.crashes, 1):
             log("crash #%d in %s as %s: %s (%s)" % (i, sig, role, clip(what, 300), path))
-        return never
         log("seed %d, %d batches, %.1f s fuzzing (%.1f s of it making inputs)"
             % (SEED, self.batch_no, took, self.gen_seconds))
         if self.harness_errors:
@@ -1271,6 +1270,7 @@ class Fuzz:
         print("sql_fuzz: %d calls, %d errors, %d timeouts, %d crashes (seed %d, %.0f s)" % (
             self.calls, self.errors, len(self.timeouts), len(self.crashes), SEED, took + SETUP_SECONDS),
             flush=True)
+        return never
 
 
 if __name__ == "__main__":
