@@ -14,7 +14,9 @@ Any of those fails the run and prints the exact statement.
 Environment (set by sql_fuzz.sh; libpq's PG* variables give host and port):
   SQL_FUZZ_DB, SQL_FUZZ_ROLES ("role role"), SQL_FUZZ_PASSWORD,
   SQL_FUZZ_FUZZ_SECONDS, SQL_FUZZ_SEED, SQL_FUZZ_OUT, SQL_FUZZ_CONTINUE,
-  SQL_FUZZ_SERVER_LOG, SQL_FUZZ_DATA (tests/data, for qbr_example.json).
+  SQL_FUZZ_SERVER_LOG, SQL_FUZZ_DATA (tests/data, for qbr_example.json),
+  SQL_FUZZ_VERBOSE=1 (the commonest error messages of each function),
+  SQL_FUZZ_ONLY (a regular expression: only the functions whose signature it matches).
 Python standard library plus psycopg2 (Debian's python3-psycopg2).
 """
 import base64
@@ -22,6 +24,7 @@ import copy
 import json
 import os
 import random
+import re
 import struct
 import sys
 import tempfile
@@ -48,6 +51,7 @@ ROLES = os.environ.get("SQL_FUZZ_ROLES", "etop_fuzz_reader etop_fuzz_am").split(
 PASSWORD = os.environ.get("SQL_FUZZ_PASSWORD") or None
 CONTINUE = os.environ.get("SQL_FUZZ_CONTINUE", "") == "1"
 VERBOSE = os.environ.get("SQL_FUZZ_VERBOSE", "") == "1"
+ONLY = os.environ.get("SQL_FUZZ_ONLY")      # a regular expression: fuzz only the functions it finds
 DATA = os.environ.get("SQL_FUZZ_DATA", os.path.join(os.path.dirname(__file__), "..", "data"))
 OUT = os.environ.get("SQL_FUZZ_OUT") or tempfile.mkdtemp(prefix="etop-sql-fuzz.")
 os.makedirs(OUT, exist_ok=True)
@@ -64,6 +68,10 @@ CRASH_STATES = {"57P01", "57P02", "57P03", "XX001", "XX002"}
 
 def log(msg):
     print("sql_fuzz: " + msg, flush=True)
+
+
+def one_line(e):
+    return " ".join(str(e).split())
 
 
 def clip(s, n=600):
@@ -940,14 +948,14 @@ class Fuzz:
                 problems.append("pg_stat_database.xact_commit went back: %s -> %s" % (self.xact_commit, marks[2]))
             self.xact_commit = marks[2]
         except psycopg2.Error as e:
-            problems.append("witness session died: %s" % str(e).strip())
+            problems.append("witness session died: %s" % one_line(e))
         for role, s in self.sessions.items():
             try:
                 pid = one(s["conn"], "SELECT pg_backend_pid()")
                 if pid != s["pid"]:
                     problems.append("backend PID of %s changed: %s -> %s" % (role, s["pid"], pid))
             except psycopg2.Error as e:
-                problems.append("fuzzing session of %s died: %s" % (role, str(e).strip()))
+                problems.append("fuzzing session of %s died: %s" % (role, one_line(e)))
         problems += self.log_crashes()
         return problems
 
@@ -1000,6 +1008,8 @@ class Fuzz:
                        AND has_function_privilege(%s, p.oid, 'EXECUTE')
                      ORDER BY 1""", (role,))
                 for sig, name, retset, lang, nargs, ndef, names, modes, types in cur.fetchall():
+                    if ONLY and not re.search(ONLY, sig):
+                        continue
                     if modes:
                         names = [n for n, m in zip(names, modes) if m in ("i", "b", "v")]
                     names = list(names or []) + [""] * nargs
@@ -1096,7 +1106,7 @@ class Fuzz:
         except psycopg2.Error as e:
             code = e.pgcode
             if code is None or code in CRASH_STATES or conn.closed:
-                raise Crash("%s (SQLSTATE %s, connection %s)" % (str(e).strip(), code,
+                raise Crash("%s (SQLSTATE %s, connection %s)" % (one_line(e), code,
                                                                    "closed" if conn.closed else "open"))
             st[1] += 1
             self.errors += 1

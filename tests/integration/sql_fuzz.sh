@@ -16,6 +16,9 @@
 #   SQL_FUZZ_SERVER_LOG  the server's log file, scanned for crash messages
 #                     (found by itself for Debian clusters and
 #                     scripts/private-pg.sh)
+#   SQL_FUZZ_ONLY     a regular expression: fuzz only the functions whose
+#                     signature it matches (e.g. 'qbr_render_doc')
+#   SQL_FUZZ_VERBOSE  =1: the commonest error messages of each function
 #
 # Needs Debian's python3-psycopg2 (scripts/setup-debian.sh installs it).
 source "$(dirname "$0")/lib.bash"
@@ -34,7 +37,11 @@ PW=$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
 drop_roles() {
     psql -X -q -d postgres -c "DROP ROLE IF EXISTS $R_READER" -c "DROP ROLE IF EXISTS $R_AM" >/dev/null 2>&1 || true
 }
-cleanup() { drop_db; drop_roles; }
+cleanup() {
+    # after a crash the server is in recovery for a few seconds
+    for _ in $(seq 60); do psql -X -q -d postgres -tc "SELECT 1" >/dev/null 2>&1 && break; sleep 0.5; done
+    drop_db; drop_roles
+}
 trap cleanup EXIT
 
 fresh_db
