@@ -8,7 +8,7 @@ PACKAGES=(
     postgresql-15 postgresql-server-dev-15 postgresql-15-cron postgresql-common
     libcurl4-openssl-dev libhpdf-dev libpng-dev
     fonts-dejavu-core poppler-utils
-    python3 curl ca-certificates bc
+    python3 python3-psycopg2 curl ca-certificates bc
 )
 
 SUDO=""
