@@ -226,7 +226,8 @@ qbr_nice_axis(long max, int max_ticks, long *step, long *top)
 double
 qbr_gauge_angle(double score)
 {
-	if (score < 0)
+	/* NaN too: libharu's HPDF_Page_Arc loops for ever on a NaN angle */
+	if (!(score >= 0))
 		score = 0;
 	if (score > 100)
 		score = 100;
