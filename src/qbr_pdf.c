@@ -267,8 +267,29 @@ qbr_width(QbrCtx *ctx, HPDF_Font font, double size, const char *s, size_t len)
 	w = cached_width(ctx, font, s, len);
 	if (w >= 0)
 		return w * size / 1000.0;
-	tw = HPDF_Font_TextWidth(font, (const HPDF_BYTE *) s, (HPDF_UINT) len);
-	return (double) tw.width * size / 1000.0;
+
+	/*
+	 * libharu measures at most HPDF_LIMIT_MAX_STRING_LEN bytes at a time (a
+	 * longer word failed the render with libharu error 0x105B, found by
+	 * tests/fuzz): in pieces that end before the start of a character.
+	 */
+	w = 0;
+	while (len > 0)
+	{
+		size_t		n = len;
+
+		if (n > HPDF_LIMIT_MAX_STRING_LEN)
+		{
+			n = HPDF_LIMIT_MAX_STRING_LEN;
+			while (n > 1 && ((unsigned char) s[n] & 0xC0) == 0x80)
+				n--;
+		}
+		tw = HPDF_Font_TextWidth(font, (const HPDF_BYTE *) s, (HPDF_UINT) n);
+		w += tw.width;
+		s += n;
+		len -= n;
+	}
+	return w * size / 1000.0;
 }
 
 void
