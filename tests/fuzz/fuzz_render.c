@@ -13,7 +13,7 @@
  * What varies: client, MSP, period and every other text (absent, empty,
  * picked from a list of awkward ones — citations, scripts DejaVu lacks,
  * emoji, invalid and overlong UTF-8, control characters — raw bytes, or a
- * chunk repeated up to 64 KB); scores absent, 0..100 or anything (out of
+ * chunk repeated up to QBR_DOC_MAX_TEXT, 256 KB, the SQL layer's limit); scores absent, 0..100 or anything (out of
  * range, huge, infinite, NaN); movement texts; the number of
  * recommendations, evidence items, discussion points, risks and their
  * levels, wins, months and ticket counts (unknown, realistic, up to the
@@ -37,7 +37,7 @@
 
 #include "etop/qbr_pdf.h"
 
-#define MAX_TEXT	(64 * 1024)
+#define MAX_TEXT	QBR_DOC_MAX_TEXT	/* what the SQL layer lets through */
 
 /* everything allocated for one document, freed at the end */
 typedef struct Arena
@@ -162,7 +162,7 @@ fz_text(FuzzIn *in, Arena *a)
 				/* a chunk repeated: long paragraphs, long words */
 				char		chunk[32];
 				size_t		clen = 1 + fz_u8(in) % 32;
-				size_t		reps = 1 + (size_t) fz_u8(in) * 16;
+				size_t		reps = 1 + (size_t) fz_u8(in) * 32;
 
 				clen = take(in, clen, chunk);
 				if (clen == 0)

@@ -36,10 +36,10 @@ class Doc:
         elif isinstance(s, tuple):
             _, chunk, reps = s
             chunk = chunk.encode() if isinstance(chunk, str) else chunk
-            assert 1 <= len(chunk) <= 32
+            assert 1 <= len(chunk) <= 32 and 1 <= reps <= 1 + 255 * 32
             self.u8(7)
             self.u8(len(chunk) - 1)
-            self.u8((reps - 1) // 16)
+            self.u8((reps - 1) // 32)
             self.b += chunk
         elif s == "":
             self.u8(1)
@@ -221,6 +221,9 @@ SEEDS = {
                               risks=[("emoji", None, None, None, "critical", "5")]),
     "raw-logo-cancel": document(**dict(SAMPLE, logo=3, logo_bytes=RGB16_INTERLACED, cancel=3)),
     "bad-font": document(bad_font=True),
+    # a word of more than 65,535 bytes with characters the width cache does
+    # not hold (emoji): libharu refused to measure it and the render failed
+    "regress-long-emoji-word": document(summary=("repeat", "\U0001F600" * 8, 2081)),
 }
 
 
