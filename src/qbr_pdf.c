@@ -928,13 +928,37 @@ load_logo(QbrCtx *ctx)
 		ctx->error = QBR_PDF_ERR_LOGO;
 }
 
+/*
+ * s cut to fit size bytes, never inside a UTF-8 character, for the document
+ * information (libharu refuses a string over 65,535 bytes there, failing the
+ * render: an MSP name that long, found by tests/fuzz).
+ */
+static const char *
+info_text(char *buf, size_t size, const char *s)
+{
+	size_t		n = strlen(s);
+
+	if (n >= size)
+	{
+		n = size - 1;
+		while (n > 0 && ((unsigned char) s[n] & 0xC0) == 0x80)
+			n--;
+	}
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	return buf;
+}
+
 static void
 setup(QbrCtx *ctx)
 {
 	const QbrDocument *doc = ctx->doc;
 	const QbrPdfOptions *opts = ctx->opts;
 	QbrRgb		white = rgb255(255, 255, 255);
-	char		title[512];
+	char		title[512],
+				client[240],
+				period[200],
+				author[512];
 
 	ctx->accent = rgb255(doc->accent[0], doc->accent[1], doc->accent[2]);
 	ctx->white = white;
@@ -979,11 +1003,13 @@ setup(QbrCtx *ctx)
 		return;
 
 	snprintf(title, sizeof(title), "Quarterly Business Review — %s — %s",
-			 doc->client_name, doc->period);
+			 info_text(client, sizeof(client), doc->client_name),
+			 info_text(period, sizeof(period), doc->period));
 	HPDF_SetInfoAttr(ctx->pdf, HPDF_INFO_TITLE, title);
 	HPDF_SetInfoAttr(ctx->pdf, HPDF_INFO_CREATOR, "etop");
 	if (doc->msp_name)
-		HPDF_SetInfoAttr(ctx->pdf, HPDF_INFO_AUTHOR, doc->msp_name);
+		HPDF_SetInfoAttr(ctx->pdf, HPDF_INFO_AUTHOR,
+						 info_text(author, sizeof(author), doc->msp_name));
 
 	if (doc->draft)
 	{
