@@ -224,6 +224,8 @@ SEEDS = {
     # a word of more than 65,535 bytes with characters the width cache does
     # not hold (emoji): libharu refused to measure it and the render failed
     "regress-long-emoji-word": document(summary=("repeat", "\U0001F600" * 8, 2081)),
+    # an MSP name over 65,535 bytes: libharu refused it as the PDF's author
+    "regress-long-msp-name": document(msp=("repeat", "Bright IT Services GmbH & Co KG ", 2081)),
 }
 
 
