@@ -296,17 +296,44 @@ void
 qbr_text(QbrCtx *ctx, HPDF_Font font, double size, QbrRgb color,
 		 double x, double baseline, const char *s, size_t len)
 {
-	const char *t;
+	char	   *t;
 
 	if (len == 0 || ctx->failed)
 		return;
-	t = clean(ctx, s, len);
-	if (t == NULL)
+	if (clean(ctx, s, len) == NULL)
 		return;
+	t = ctx->buf;				/* the cleaned copy, ours to cut */
 	HPDF_Page_BeginText(ctx->page);
 	HPDF_Page_SetFontAndSize(ctx->page, font, (HPDF_REAL) size);
 	HPDF_Page_SetRGBFill(ctx->page, color.r, color.g, color.b);
-	HPDF_Page_TextOut(ctx->page, (HPDF_REAL) x, (HPDF_REAL) baseline, t);
+
+	/*
+	 * libharu shows at most HPDF_LIMIT_MAX_STRING_LEN bytes at a time, and a
+	 * line can be longer (glyphs DejaVu lacks are 0 wide: a long paragraph of
+	 * CJK text is one line; found by tests/fuzz): pieces that end before the
+	 * start of a character, each continuing where the last one ended.
+	 */
+	while (len > 0)
+	{
+		size_t		n = len;
+		char		c;
+
+		if (n > HPDF_LIMIT_MAX_STRING_LEN)
+		{
+			n = HPDF_LIMIT_MAX_STRING_LEN;
+			while (n > 1 && ((unsigned char) t[n] & 0xC0) == 0x80)
+				n--;
+		}
+		c = t[n];
+		t[n] = '\0';
+		if (t == ctx->buf)
+			HPDF_Page_TextOut(ctx->page, (HPDF_REAL) x, (HPDF_REAL) baseline, t);
+		else
+			HPDF_Page_ShowText(ctx->page, t);
+		t[n] = c;
+		t += n;
+		len -= n;
+	}
 	HPDF_Page_EndText(ctx->page);
 }
 
