@@ -226,6 +226,8 @@ SEEDS = {
     "regress-long-emoji-word": document(summary=("repeat", "\U0001F600" * 8, 2081)),
     # an MSP name over 65,535 bytes: libharu refused it as the PDF's author
     "regress-long-msp-name": document(msp=("repeat", "Bright IT Services GmbH & Co KG ", 2081)),
+    # 240 KB of U+200B ZERO WIDTH SPACE: one line, more than libharu shows at once
+    "regress-zero-width-line": document(summary=("repeat", "\u200b" * 10, 8161)),
 }
 
 
