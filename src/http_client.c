@@ -19,6 +19,7 @@
  */
 #include <curl/curl.h>
 
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -242,8 +243,9 @@ etop_http_backoff_ms(int retry, long base_ms, long max_ms, unsigned int *seed)
 
 	if (max_ms > 0 && d > max_ms)
 		d = max_ms;
-	for (i = 1; i < retry && (max_ms <= 0 || d < max_ms); i++)
-		d *= 2;
+	/* doubling saturates at LONG_MAX (and stops at once when d is 0) */
+	for (i = 1; i < retry && d > 0 && d < LONG_MAX && (max_ms <= 0 || d < max_ms); i++)
+		d = d > LONG_MAX / 2 ? LONG_MAX : d * 2;
 	if (max_ms > 0 && d > max_ms)
 		d = max_ms;
 	half = d / 2;
@@ -280,14 +282,15 @@ rel_matches(const char *params, size_t len, const char *rel)
 				vend = j;
 				while (vend < len && (quoted ? params[vend] != '"' : (params[vend] != ';' && params[vend] != ',' && params[vend] != ' ')))
 					vend++;
-				/* the value may list several relation types */
+				/* the value may list several relation types (never empty
+				 * ones: rel="" matches nothing) */
 				while (j < vend)
 				{
 					size_t		w = j;
 
 					while (w < vend && params[w] != ' ')
 						w++;
-					if (w - j == rlen && strncasecmp(params + j, rel, rlen) == 0)
+					if (w > j && w - j == rlen && strncasecmp(params + j, rel, rlen) == 0)
 						return true;
 					j = w;
 					while (j < vend && params[j] == ' ')
@@ -418,8 +421,9 @@ write_body(char *data, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
-static bool
-header_is(const char *line, size_t len, const char *name, const char **value, size_t *vlen)
+bool
+etop_http_header_value(const char *line, size_t len, const char *name,
+					   const char **value, size_t *vlen)
 {
 	size_t		n = strlen(name);
 	size_t		end = len;
@@ -458,7 +462,7 @@ read_header(char *line, size_t size, size_t nitems, void *arg)
 		release(resp, &resp->link);
 		st->link_len = 0;
 	}
-	else if (header_is(line, len, "Retry-After", &value, &vlen))
+	else if (etop_http_header_value(line, len, "Retry-After", &value, &vlen))
 	{
 		char		buf[128];
 
@@ -469,7 +473,7 @@ read_header(char *line, size_t size, size_t nitems, void *arg)
 			resp->retry_after_s = etop_http_parse_retry_after(buf, (long) time(NULL));
 		}
 	}
-	else if (header_is(line, len, "Link", &value, &vlen) && vlen > 0 &&
+	else if (etop_http_header_value(line, len, "Link", &value, &vlen) && vlen > 0 &&
 			 st->link_len + vlen + 3 <= MAX_LINK_BYTES)
 	{
 		size_t		sep = st->link_len ? 2 : 0;

@@ -6,6 +6,7 @@
  */
 #include "etop/qbr_layout.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -177,9 +178,13 @@ qbr_wrap(const char *text, size_t len, double width,
 int
 qbr_lines_that_fit(double avail, double line_h)
 {
-	if (line_h <= 0 || avail <= 0)
+	double		n;
+
+	/* NaN, and more lines than an int holds, must not reach the cast */
+	if (!(line_h > 0) || !(avail > 0))
 		return 0;
-	return (int) floor(avail / line_h + 1e-6);
+	n = floor(avail / line_h + 1e-6);
+	return n < (double) INT_MAX ? (int) n : INT_MAX;
 }
 
 void
@@ -195,6 +200,9 @@ qbr_nice_axis(long max, int max_ticks, long *step, long *top)
 		*top = 1;
 		return;
 	}
+	/* beyond this, max + step and the top could overflow a long */
+	if (max > QBR_AXIS_MAX)
+		max = QBR_AXIS_MAX;
 	for (;;)
 	{
 		static const int mult[3] = {1, 2, 5};
@@ -218,7 +226,8 @@ qbr_nice_axis(long max, int max_ticks, long *step, long *top)
 double
 qbr_gauge_angle(double score)
 {
-	if (score < 0)
+	/* NaN too: libharu's HPDF_Page_Arc loops for ever on a NaN angle */
+	if (!(score >= 0))
 		score = 0;
 	if (score > 100)
 		score = 100;

@@ -122,6 +122,14 @@ decode(LogoReader *r, unsigned *width, unsigned *height)
 	png_set_user_limits(png, 16384, 16384);
 	/* ancillary chunks (text, ICC profiles) may not be bigger than a logo */
 	png_set_chunk_malloc_max(png, QBR_LOGO_MAX_BYTES);
+
+	/*
+	 * libpng reports "benign" errors as warnings and reads on; one of them
+	 * is a chunk over the limit just set, which it then allocates and zeroes
+	 * anyway (up to 2 GB for a 100-byte file: found by tests/fuzz).  Any
+	 * warning rejects the logo below, so stop at the first one instead.
+	 */
+	png_set_benign_errors(png, 0);
 	png_read_info(png, info);
 	png_get_IHDR(png, info, &w, &h, &depth, &color, NULL, NULL, NULL);
 	if ((unsigned long long) w * h > QBR_LOGO_MAX_PIXELS)

@@ -267,25 +267,73 @@ qbr_width(QbrCtx *ctx, HPDF_Font font, double size, const char *s, size_t len)
 	w = cached_width(ctx, font, s, len);
 	if (w >= 0)
 		return w * size / 1000.0;
-	tw = HPDF_Font_TextWidth(font, (const HPDF_BYTE *) s, (HPDF_UINT) len);
-	return (double) tw.width * size / 1000.0;
+
+	/*
+	 * libharu measures at most HPDF_LIMIT_MAX_STRING_LEN bytes at a time (a
+	 * longer word failed the render with libharu error 0x105B, found by
+	 * tests/fuzz): in pieces that end before the start of a character.
+	 */
+	w = 0;
+	while (len > 0)
+	{
+		size_t		n = len;
+
+		if (n > HPDF_LIMIT_MAX_STRING_LEN)
+		{
+			n = HPDF_LIMIT_MAX_STRING_LEN;
+			while (n > 1 && ((unsigned char) s[n] & 0xC0) == 0x80)
+				n--;
+		}
+		tw = HPDF_Font_TextWidth(font, (const HPDF_BYTE *) s, (HPDF_UINT) n);
+		w += tw.width;
+		s += n;
+		len -= n;
+	}
+	return w * size / 1000.0;
 }
 
 void
 qbr_text(QbrCtx *ctx, HPDF_Font font, double size, QbrRgb color,
 		 double x, double baseline, const char *s, size_t len)
 {
-	const char *t;
+	char	   *t;
 
 	if (len == 0 || ctx->failed)
 		return;
-	t = clean(ctx, s, len);
-	if (t == NULL)
+	if (clean(ctx, s, len) == NULL)
 		return;
+	t = ctx->buf;				/* the cleaned copy, ours to cut */
 	HPDF_Page_BeginText(ctx->page);
 	HPDF_Page_SetFontAndSize(ctx->page, font, (HPDF_REAL) size);
 	HPDF_Page_SetRGBFill(ctx->page, color.r, color.g, color.b);
-	HPDF_Page_TextOut(ctx->page, (HPDF_REAL) x, (HPDF_REAL) baseline, t);
+
+	/*
+	 * libharu shows at most HPDF_LIMIT_MAX_STRING_LEN bytes at a time, and a
+	 * line can be longer (glyphs DejaVu lacks are 0 wide: a long paragraph of
+	 * CJK text is one line; found by tests/fuzz): pieces that end before the
+	 * start of a character, each continuing where the last one ended.
+	 */
+	while (len > 0)
+	{
+		size_t		n = len;
+		char		c;
+
+		if (n > HPDF_LIMIT_MAX_STRING_LEN)
+		{
+			n = HPDF_LIMIT_MAX_STRING_LEN;
+			while (n > 1 && ((unsigned char) t[n] & 0xC0) == 0x80)
+				n--;
+		}
+		c = t[n];
+		t[n] = '\0';
+		if (t == ctx->buf)
+			HPDF_Page_TextOut(ctx->page, (HPDF_REAL) x, (HPDF_REAL) baseline, t);
+		else
+			HPDF_Page_ShowText(ctx->page, t);
+		t[n] = c;
+		t += n;
+		len -= n;
+	}
 	HPDF_Page_EndText(ctx->page);
 }
 
@@ -907,13 +955,37 @@ load_logo(QbrCtx *ctx)
 		ctx->error = QBR_PDF_ERR_LOGO;
 }
 
+/*
+ * s cut to fit size bytes, never inside a UTF-8 character, for the document
+ * information (libharu refuses a string over 65,535 bytes there, failing the
+ * render: an MSP name that long, found by tests/fuzz).
+ */
+static const char *
+info_text(char *buf, size_t size, const char *s)
+{
+	size_t		n = strlen(s);
+
+	if (n >= size)
+	{
+		n = size - 1;
+		while (n > 0 && ((unsigned char) s[n] & 0xC0) == 0x80)
+			n--;
+	}
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	return buf;
+}
+
 static void
 setup(QbrCtx *ctx)
 {
 	const QbrDocument *doc = ctx->doc;
 	const QbrPdfOptions *opts = ctx->opts;
 	QbrRgb		white = rgb255(255, 255, 255);
-	char		title[512];
+	char		title[512],
+				client[240],
+				period[200],
+				author[512];
 
 	ctx->accent = rgb255(doc->accent[0], doc->accent[1], doc->accent[2]);
 	ctx->white = white;
@@ -958,11 +1030,13 @@ setup(QbrCtx *ctx)
 		return;
 
 	snprintf(title, sizeof(title), "Quarterly Business Review — %s — %s",
-			 doc->client_name, doc->period);
+			 info_text(client, sizeof(client), doc->client_name),
+			 info_text(period, sizeof(period), doc->period));
 	HPDF_SetInfoAttr(ctx->pdf, HPDF_INFO_TITLE, title);
 	HPDF_SetInfoAttr(ctx->pdf, HPDF_INFO_CREATOR, "etop");
 	if (doc->msp_name)
-		HPDF_SetInfoAttr(ctx->pdf, HPDF_INFO_AUTHOR, doc->msp_name);
+		HPDF_SetInfoAttr(ctx->pdf, HPDF_INFO_AUTHOR,
+						 info_text(author, sizeof(author), doc->msp_name));
 
 	if (doc->draft)
 	{

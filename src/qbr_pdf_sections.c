@@ -335,7 +335,8 @@ bar_chart(QbrCtx *ctx, const QbrMonthCount *m, int n)
 	{
 		double		x = left + slot * i;
 		long		c = m[i].count > 0 ? m[i].count : 0;
-		double		bh = ph * (double) c / (double) axis;
+		/* the axis stops at QBR_AXIS_MAX; so does a bar */
+		double		bh = ph * (double) (c < axis ? c : axis) / (double) axis;
 		char		mon[32],
 					year[16];
 

@@ -176,6 +176,15 @@ extern long etop_http_parse_retry_after(const char *value, long now_epoch);
 extern long etop_http_backoff_ms(int retry, long base_ms, long max_ms,
 								 unsigned int *seed);
 
+/*
+ * If line[0..len) — one response header line as libcurl hands it over: not
+ * NUL-terminated, CR LF included or not — is header name (compared without
+ * case), points *value at its value inside line, without leading or
+ * trailing blanks, CR or LF, sets *vlen and returns true.
+ */
+extern bool etop_http_header_value(const char *line, size_t len, const char *name,
+								   const char **value, size_t *vlen);
+
 /* scheme://host[:port]/path of url — no userinfo, query or fragment — for
  * logs and messages.  Writes "(invalid URL)" if it cannot be parsed. */
 extern void etop_http_sanitize_url(const char *url, char *out, size_t outlen);

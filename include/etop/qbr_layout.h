@@ -44,11 +44,16 @@ extern int	qbr_lines_that_fit(double avail, double line_h);
 /*
  * A tidy axis for a bar chart whose largest value is max: a step of 1, 2 or
  * 5 times a power of ten giving at most max_ticks intervals, and the axis top
- * (a multiple of step, >= max, > 0).
+ * (a multiple of step, >= max, > 0).  A max above QBR_AXIS_MAX is taken as
+ * QBR_AXIS_MAX.
  */
+#define QBR_AXIS_MAX 1000000000000000000L	/* 10^18 */
 extern void qbr_nice_axis(long max, int max_ticks, long *step, long *top);
 
-/* Gauge: score 0..100 to the end angle of the arc (libharu degrees, 0 = up). */
+/*
+ * Gauge: score 0..100 to the end angle of the arc (libharu degrees, 0 = up),
+ * always within [-90, 90]: a score out of range (or NaN) is clamped.
+ */
 extern double qbr_gauge_angle(double score);
 
 typedef enum QbrBand
