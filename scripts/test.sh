@@ -26,6 +26,11 @@ if [ -f tests/unit/Makefile ]; then
     grep -qE '^unit: [0-9]+ passed' "$log" || unit_rc=1
 fi
 
+fuzz_rc=0
+echo "== fuzz targets, a few seconds each (tests/fuzz; longer runs: tests/fuzz/long-run.sh)"
+tests/fuzz/run.sh "${ETOP_FUZZ_SECONDS:-5}" 2>&1 | tee -a "$log" || fuzz_rc=1
+grep -qE '^fuzz: [0-9]+ passed' "$log" || fuzz_rc=1
+
 echo "== pg_regress and integration tests in a throwaway cluster"
 cluster_rc=0
 pg_virtualenv -v 15 \
@@ -39,14 +44,14 @@ pg_virtualenv -v 15 \
 # a cluster that never started, or a run that died early, prints no total
 grep -qE '^cluster: [0-9]+ passed' "$log" || cluster_rc=1
 
-# One closing line for everything: the unit total plus the cluster total.
+# One closing line for everything: the unit, fuzz and cluster totals.
 p=0; f=0
 while read -r a b; do p=$((p + a)); f=$((f + b)); done < <(
-    grep -E '^(unit|cluster): [0-9]+ passed, [0-9]+ failed$' "$log" |
+    grep -E '^(unit|fuzz|cluster): [0-9]+ passed, [0-9]+ failed$' "$log" |
     sed -E 's/^[a-z]+: ([0-9]+) passed, ([0-9]+) failed$/\1 \2/')
-if [ "$unit_rc" -ne 0 ] || [ "$cluster_rc" -ne 0 ]; then
+if [ "$unit_rc" -ne 0 ] || [ "$fuzz_rc" -ne 0 ] || [ "$cluster_rc" -ne 0 ]; then
     [ "$f" -gt 0 ] || f=1
-    echo "== FAILED (unit: $unit_rc, cluster: $cluster_rc)" >&2
+    echo "== FAILED (unit: $unit_rc, fuzz: $fuzz_rc, cluster: $cluster_rc)" >&2
 fi
 echo "etop: $p passed, $f failed"
 [ "$f" -eq 0 ]
