@@ -29,4 +29,4 @@ error_is_finding(const ErrorData *e)
 	return e->message && strncmp(e->message, "invalid input syntax for type json", 34) == 0;
 }
 
-const FuzzTarget fuzz_target = {"narrative_offline", run, error_is_finding};
+const FuzzTarget fuzz_target = {"fuzz_jsonb_narrative_offline", run, error_is_finding};

@@ -121,4 +121,4 @@ run(Jsonb *jb, const char *text)
 	}
 }
 
-const FuzzTarget fuzz_target = {"qbr_document", run, NULL};
+const FuzzTarget fuzz_target = {"fuzz_jsonb_qbr_document", run, NULL};

@@ -41,4 +41,4 @@ run(Jsonb *jb, const char *text)
 		fuzz_finding("a recommendation violation in a document that is not an object");
 }
 
-const FuzzTarget fuzz_target = {"citations", run, NULL};
+const FuzzTarget fuzz_target = {"fuzz_jsonb_citations", run, NULL};

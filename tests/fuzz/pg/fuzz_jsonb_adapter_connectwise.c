@@ -64,4 +64,4 @@ run(Jsonb *jb, const char *text)
 	}
 }
 
-const FuzzTarget fuzz_target = {"adapter_connectwise", run, NULL};
+const FuzzTarget fuzz_target = {"fuzz_jsonb_adapter_connectwise", run, NULL};

@@ -66,4 +66,4 @@ run(Jsonb *jb, const char *text)
 		fuzz_finding("computerIds does not list the %d numeric ids: %.200s", want, fake_stats.post_body);
 }
 
-const FuzzTarget fuzz_target = {"adapter_immy", run, NULL};
+const FuzzTarget fuzz_target = {"fuzz_jsonb_adapter_immy", run, NULL};
