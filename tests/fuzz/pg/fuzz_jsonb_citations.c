@@ -7,6 +7,8 @@
  */
 #include "fuzz_pg.h"
 
+#include <stdio.h>
+
 #include "etop/narrative.h"
 
 static void
@@ -26,6 +28,8 @@ run(Jsonb *jb, const char *text)
 		fuzz_touch(v->kind);
 		fuzz_touch(v->reference);
 		fuzz_touch(v->path);
+		if (fuzz_verbose >= 2)
+			printf("%s\t%s\t%s\t%s\n", v->citation, v->kind, v->reference, v->path);
 	}
 	foreach(lc, violations)
 	{
@@ -36,6 +40,8 @@ run(Jsonb *jb, const char *text)
 		fuzz_touch(v->reference);
 		fuzz_touch(v->path);
 		fuzz_touch(v->message);
+		if (fuzz_verbose >= 2)
+			printf("\t%s\t%s\t%s\t%s\n", v->kind, v->reference, v->path, v->message);
 	}
 	if (violations != NIL && !JB_ROOT_IS_OBJECT(jb))
 		fuzz_finding("a recommendation violation in a document that is not an object");

@@ -7,6 +7,8 @@
  */
 #include "fuzz_pg.h"
 
+#include <stdio.h>
+
 #include "fmgr.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
@@ -20,7 +22,13 @@ run(Jsonb *jb, const char *text)
 
 	if (!JB_ROOT_IS_OBJECT(out))
 		fuzz_finding("the narrative is not an object");
-	fuzz_touch(JsonbToCString(NULL, &out->root, VARSIZE(out)));
+	{
+		char	   *s = JsonbToCString(NULL, &out->root, VARSIZE(out));
+
+		fuzz_touch(s);
+		if (fuzz_verbose >= 2)
+			printf("%s\n", s);
+	}
 }
 
 static bool

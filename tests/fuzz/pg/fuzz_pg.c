@@ -14,7 +14,9 @@
  * of a statement resets its memory context.
  *
  * Environment: FUZZ_PG_VERBOSE=1 prints each input's outcome and the ERROR's
- * message (to check a reproducer against a real backend's message).
+ * message (to check a reproducer against a real backend's message); 2 also
+ * prints what the reader made of it, where the target can (to compare with
+ * the same SQL call in a real backend).
  */
 #include "fuzz_pg.h"
 
@@ -27,7 +29,7 @@
 #include "utils/builtins.h"
 #include "utils/elog.h"
 
-static bool verbose;
+int			fuzz_verbose;
 static long n_inputs,
 			n_skipped,			/* not UTF-8, or a NUL byte */
 			n_rejected,			/* ERROR in jsonb_in */
@@ -50,7 +52,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	/* a UTF-8 database, as etop's clusters are */
 	SetDatabaseEncoding(PG_UTF8);
-	verbose = getenv("FUZZ_PG_VERBOSE") && atoi(getenv("FUZZ_PG_VERBOSE")) > 0;
+	fuzz_verbose = getenv("FUZZ_PG_VERBOSE") ? atoi(getenv("FUZZ_PG_VERBOSE")) : 0;
 	atexit(report);
 	return 0;
 }
@@ -106,7 +108,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		in_reader = true;
 		fuzz_target.run(jb, text);
 		n_ok++;
-		if (verbose)
+		if (fuzz_verbose)
 			fprintf(stderr, "fuzz_pg %s: read without error\n", fuzz_target.name);
 	}
 	else
@@ -115,7 +117,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		if (e == NULL)
 			fuzz_finding("longjmp without an error");
-		if (verbose)
+		if (fuzz_verbose)
 			fprintf(stderr, "fuzz_pg %s: ERROR in %s: %s (SQLSTATE %s)%s%s\n", fuzz_target.name,
 					in_reader ? "the reader" : "jsonb_in", e->message ? e->message : "",
 					unpack_sql_state(e->sqlerrcode),

@@ -33,6 +33,9 @@ typedef struct FuzzTarget
 	bool		(*error_is_finding) (const ErrorData *e);
 } FuzzTarget;
 
+/* FUZZ_PG_VERBOSE: 1 = outcomes, 2 = also the reader's result */
+extern int	fuzz_verbose;
+
 /* Each target file defines this one. */
 extern const FuzzTarget fuzz_target;
 
