@@ -96,3 +96,41 @@ printf '%s' '[{"id":1},{"id":"a/b?c"},{"id":true},{"id":null},{"x":1},1,"s",[]]'
 printf '%s' '{"results":[{"id":1},{"id":"2"},{"id":1.5e3},{"id":-0},{},null,[]]}' \
     > $C/fuzz_jsonb_adapter_immy/mixed_ids.json
 echo "make-corpus: $(find $C/fuzz_jsonb_* -type f | wc -l) seeds in $C/fuzz_jsonb_*"
+
+# Small copies of every real seed (arrays cut to 3 elements, strings to 60
+# characters): the same shapes at a few hundred bytes, which the fuzzer
+# mutates far faster than the 10-50 KB originals.  And a dictionary of every
+# key the seeds use, JSON's tokens and the citation forms (jsonb.dict).
+python3 - "$C" tests/fuzz/pg/jsonb.dict <<'PY'
+import glob, json, os, sys
+C, dict_path = sys.argv[1], sys.argv[2]
+keys = set()
+def trim(v):
+    if isinstance(v, dict):
+        for k in v: keys.add(k)
+        return {k: trim(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [trim(x) for x in v[:3]]
+    if isinstance(v, str):
+        return v[:60]
+    return v
+for d in sorted(glob.glob(f"{C}/fuzz_jsonb_*")):
+    for f in sorted(glob.glob(f"{d}/*.json")):
+        if f.endswith("_small.json"):
+            continue
+        try:
+            doc = json.load(open(f))
+        except ValueError:
+            continue
+        small = json.dumps(trim(doc), separators=(",", ":"), ensure_ascii=False)
+        if len(small) < os.path.getsize(f):
+            open(f[:-5] + "_small.json", "w").write(small)
+tokens = ['{', '}', '[', ']', ':', ',', '"', 'true', 'false', 'null', '0', '-1', '1.5e3', '1e400',
+          '\\u00e9', '\\ud83d\\ude00', '\\u0000', '[Ticket #', '[Device: ', '[Policy: ', '[Risk: ']
+with open(dict_path, "w") as out:
+    out.write("# JSON tokens, citation forms and every key of tests/fuzz/corpus/fuzz_jsonb_* (make-corpus.sh)\n")
+    for t in tokens:
+        out.write(json.dumps(t) + "\n")
+    for k in sorted(keys):
+        out.write(json.dumps('"%s":' % k) + "\n")
+PY
