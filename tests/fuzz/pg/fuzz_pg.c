@@ -30,6 +30,7 @@
 #include "utils/elog.h"
 
 int			fuzz_verbose;
+static bool bytes_only;		/* FUZZ_PG_BYTES_ONLY: no structure-aware mutations */
 static long n_inputs,
 			n_skipped,			/* not UTF-8, or a NUL byte */
 			n_rejected,			/* ERROR in jsonb_in */
@@ -56,12 +57,13 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	/* a UTF-8 database, as etop's clusters are */
 	SetDatabaseEncoding(PG_UTF8);
 	fuzz_verbose = getenv("FUZZ_PG_VERBOSE") ? atoi(getenv("FUZZ_PG_VERBOSE")) : 0;
+	bytes_only = getenv("FUZZ_PG_BYTES_ONLY") != NULL;
 	atexit(report);
 	return 0;
 }
 
 /*
- * libFuzzer's own mutations, then every NUL byte and every byte that does not
+ * Otherwise libFuzzer's own mutations, then every NUL byte and every byte that does not
  * start a valid UTF-8 sequence made ASCII: half of the raw mutations were
  * inputs a backend never sees (skipped above), now nearly none are.  Valid
  * multibyte characters (from the seeds and the dictionary) are kept.  What is
@@ -70,6 +72,14 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 size_t
 LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max_size, unsigned int seed)
 {
+	/* half of the time, a structure-aware mutation (mutate_json.c) */
+	if (seed % 2 == 0 && !bytes_only)
+	{
+		size_t		n = fuzz_mutate_json(data, size, max_size, seed / 2);
+
+		if (n > 0)
+			return n;
+	}
 	size = LLVMFuzzerMutate(data, size, max_size);
 	for (size_t i = 0; i < size;)
 	{

@@ -33,6 +33,9 @@ typedef struct FuzzTarget
 	bool		(*error_is_finding) (const ErrorData *e);
 } FuzzTarget;
 
+/* ---- mutate_json.c: a structure-aware mutation; 0 = not JSON, use another ---- */
+extern size_t fuzz_mutate_json(uint8_t *data, size_t size, size_t max_size, unsigned int seed);
+
 /* FUZZ_PG_VERBOSE: 1 = outcomes, 2 = also the reader's result */
 extern int	fuzz_verbose;
 
