@@ -100,6 +100,9 @@ etop_sync_http(EtopSyncContext *ctx, const EtopSyncRequest *req, char **link_out
 	fuzz_touch(req->url);
 	fuzz_touch(req->body);
 	fake_stats.requests++;
+	if (fuzz_verbose >= 2)
+		printf("%s %s%s%s\n", req->method ? req->method : "GET", req->url,
+			   req->body ? " " : "", req->body ? req->body : "");
 	if (req->method && strcmp(req->method, "POST") == 0)
 		fake_stats.post_body = req->body ? pstrdup(req->body) : NULL;
 	for (const char *p = req->url; *p; p++)
