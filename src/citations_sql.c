@@ -270,7 +270,7 @@ check_recommendations(Walk *w, Jsonb *narrative)
 
 /* The part of etop_find_violations() before its query: no SPI. */
 static void
-walk_narrative(Walk *w, Jsonb *narrative)
+walk_for_violations(Walk *w, Jsonb *narrative)
 {
 	memset(w, 0, sizeof(*w));
 	w->seen = citeset_create(CurrentMemoryContext, 64, NULL);
@@ -292,7 +292,7 @@ etop_narrative_citations(Jsonb *narrative, List **violations)
 	List	   *result = NIL;
 	ListCell   *lc;
 
-	walk_narrative(&w, narrative);
+	walk_for_violations(&w, narrative);
 	foreach(lc, w.found)
 	{
 		FoundCitation *f = lfirst(lc);
@@ -315,7 +315,7 @@ etop_find_violations(Jsonb *narrative, int32 client_id)
 	List	   *result = NIL;
 	MemoryContext callercxt = CurrentMemoryContext;
 
-	walk_narrative(&w, narrative);
+	walk_for_violations(&w, narrative);
 
 	if (w.found != NIL)
 	{
