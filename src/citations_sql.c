@@ -268,6 +268,41 @@ check_recommendations(Walk *w, Jsonb *narrative)
 	}
 }
 
+/* The part of etop_find_violations() before its query: no SPI. */
+static void
+walk_for_violations(Walk *w, Jsonb *narrative)
+{
+	memset(w, 0, sizeof(*w));
+	w->seen = citeset_create(CurrentMemoryContext, 64, NULL);
+	initStringInfo(&w->path);
+	walk_document(w, &narrative->root);
+	if (JB_ROOT_IS_OBJECT(narrative))
+		check_recommendations(w, narrative);
+}
+
+/*
+ * What etop_find_violations() would look up, without looking (see
+ * etop/narrative.h): the distinct citations with message NULL, and in
+ * *violations the recommendations without an evidence citation.
+ */
+List *
+etop_narrative_citations(Jsonb *narrative, List **violations)
+{
+	Walk		w;
+	List	   *result = NIL;
+	ListCell   *lc;
+
+	walk_for_violations(&w, narrative);
+	foreach(lc, w.found)
+	{
+		FoundCitation *f = lfirst(lc);
+
+		add_violation(&result, f->text, etop_citation_kind_name(f->kind), f->ref, f->path, NULL);
+	}
+	*violations = w.violations;
+	return result;
+}
+
 /*
  * The violations of a narrative for a client, in the order they appear:
  * citations not found first, then recommendations without evidence.  Runs
@@ -280,12 +315,7 @@ etop_find_violations(Jsonb *narrative, int32 client_id)
 	List	   *result = NIL;
 	MemoryContext callercxt = CurrentMemoryContext;
 
-	memset(&w, 0, sizeof(w));
-	w.seen = citeset_create(CurrentMemoryContext, 64, NULL);
-	initStringInfo(&w.path);
-	walk_document(&w, &narrative->root);
-	if (JB_ROOT_IS_OBJECT(narrative))
-		check_recommendations(&w, narrative);
+	walk_for_violations(&w, narrative);
 
 	if (w.found != NIL)
 	{

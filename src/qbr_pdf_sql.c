@@ -25,6 +25,7 @@
 #include "etop/qbr_layout.h"
 #include "etop/etop.h"
 #include "etop/qbr_pdf.h"
+#include "etop/qbr_pdf_sql.h"
 
 PG_FUNCTION_INFO_V1(etop_qbr_render_doc);
 
@@ -652,6 +653,21 @@ parse_document(JsonbContainer *root, QbrDocument *doc)
 
 /* ------------------------------------------------------ the function */
 
+/*
+ * A jsonb QBR document as a QbrDocument (see etop/qbr_pdf_sql.h); what
+ * etop.qbr_render_doc() does before rendering.
+ */
+void
+etop_qbr_parse_document(Jsonb *jb, QbrDocument *doc)
+{
+	if (!JB_ROOT_IS_OBJECT(jb))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid QBR document: it must be a JSON object"),
+				 errhint(DOC_HINT)));
+	parse_document(&jb->root, doc);
+}
+
 Datum
 etop_qbr_render_doc(PG_FUNCTION_ARGS)
 {
@@ -661,12 +677,7 @@ etop_qbr_render_doc(PG_FUNCTION_ARGS)
 	QbrPdfResult res;
 	bytea	   *out;
 
-	if (!JB_ROOT_IS_OBJECT(jb))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid QBR document: it must be a JSON object"),
-				 errhint(DOC_HINT)));
-	parse_document(&jb->root, &doc);
+	etop_qbr_parse_document(jb, &doc);
 
 	memset(&opts, 0, sizeof(opts));
 	opts.cancel = etop_interrupt_pending;	/* reads the flags, never throws */

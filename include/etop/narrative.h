@@ -29,4 +29,13 @@ typedef struct EtopViolation
 /* Violations of a narrative for one client (uses SPI; not connected on entry). */
 extern List *etop_find_violations(Jsonb *narrative, int32 client_id);
 
+/*
+ * The pure first half of etop_find_violations(), without SPI (used by
+ * tests/fuzz/pg/): the distinct citations of a narrative in document order,
+ * as EtopViolation with message NULL (citation, kind, reference and the path
+ * where each was first seen), and in *violations the recommendations without
+ * an evidence citation, as etop_find_violations() reports them.
+ */
+extern List *etop_narrative_citations(Jsonb *narrative, List **violations);
+
 #endif							/* ETOP_NARRATIVE_H */
