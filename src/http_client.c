@@ -40,6 +40,7 @@
 #define DEFAULT_USER_AGENT			"etop/0.1 (libcurl)"
 #define POLL_SLICE_MS				50
 #define MAX_LINK_BYTES				65536
+#define MAX_RETRY_AFTER_S			(365L * 86400L)	/* a longer Retry-After is a year */
 #define MIN_SECRET_LEN				3
 
 struct etop_http_client
@@ -212,14 +213,18 @@ etop_http_parse_retry_after(const char *value, long now_epoch)
 			end++;
 		if (*end != '\0')
 			return -1;
-		if (secs > 365L * 86400L)
-			secs = 365L * 86400L;
+		if (secs > MAX_RETRY_AFTER_S)
+			secs = MAX_RETRY_AFTER_S;
 		return secs;
 	}
 	when = curl_getdate(p, NULL);
 	if (when == (time_t) -1)
 		return -1;
-	return (long) when <= now_epoch ? 0 : (long) when - now_epoch;
+	if ((long) when <= now_epoch)
+		return 0;
+	/* dates up to the year 2^31 parse: the caller's "* 1000L" overflowed */
+	secs = (long) when - now_epoch;
+	return secs > MAX_RETRY_AFTER_S ? MAX_RETRY_AFTER_S : secs;
 }
 
 static unsigned int

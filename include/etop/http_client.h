@@ -165,7 +165,7 @@ extern bool etop_http_link_find(const char *link, const char *rel,
 								char *out, size_t outlen);
 
 /* Retry-After value (delta-seconds or HTTP-date) -> seconds from now, -1 if
- * unparsable; a date in the past gives 0. */
+ * unparsable; a date in the past gives 0, anything beyond a year a year. */
 extern long etop_http_parse_retry_after(const char *value, long now_epoch);
 
 /*

@@ -22,8 +22,8 @@
  *               result; that is "(invalid URL)" or scheme://host[:port]/path
  *               with no userinfo ('@' before the path), query, fragment or
  *               control character; outlen 0 writes nothing;
- *   retry_after -1 or >= 0; delta-seconds at most 365 days; never so large
- *               that the caller's "* 1000L" overflows;
+ *   retry_after -1 or >= 0, at most 365 days in either form (the caller
+ *               multiplies by 1000); plain digits always parse;
  *   backoff     in [d/2, d] with d = base * 2^(retry-1) capped at max (and
  *               at LONG_MAX); the seed stays non-zero;
  *   header      true exactly when the line starts with "name:" (any case);
@@ -155,11 +155,13 @@ check_retry_after(const char *value, long now)
 	const char *p = value;
 
 	FUZZ_ASSERT(r >= -1);
-	FUZZ_ASSERT(r <= LONG_MAX / 1000);	/* etop_http_perform multiplies by 1000 */
+	/* at most a year, either form (etop_http_perform multiplies by 1000) */
+	FUZZ_ASSERT(r <= 365L * 86400L);
 	while (*p == ' ' || *p == '\t')
 		p++;
-	if (*p >= '0' && *p <= '9')
-		FUZZ_ASSERT(r <= 365L * 86400L);
+	/* digits: delta-seconds, which always parse when nothing follows */
+	if (*p >= '0' && *p <= '9' && p[strspn(p, "0123456789")] == '\0')
+		FUZZ_ASSERT(r >= 0);
 	FUZZ_ASSERT(etop_http_parse_retry_after(value, now) == r);
 }
 

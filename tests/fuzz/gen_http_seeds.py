@@ -58,6 +58,10 @@ SEEDS = {
         8, 8, 1, 3, 1 << 62, -1, 1, "", "", "", "", "", []),
     "regress-backoff-overflow-huge-cap": seed(
         8, 8, 1, 64, 1000, 0x7FFFFFFFFFFFFFFF, 1, "", "", "", "", "", []),
+    # an HTTP-date in the year 2^31 - 1: 6.8e16 s, overflowing the caller's * 1000
+    "regress-retry-after-far-date": seed(
+        8, 8, 1764806400, 1, 1, 1, 1, "", "", "", "Dec 31 2147483647 23:59:59", "",
+        [b"Retry-After: Sun Nov  6 08:49:37 1994999999\r\n"]),
     "regress-empty-rel": seed(
         64, 8, 1, 1, 1, 1, 1, '<https://x/2>; rel=" next"', "", "", "", "", []),
 }
