@@ -9,7 +9,7 @@ PACKAGES=(
     libcurl4-openssl-dev libhpdf-dev libpng-dev
     fonts-dejavu-core poppler-utils
     python3 python3-psycopg2 curl ca-certificates bc
-    clang libclang-rt-14-dev
+    clang libclang-rt-14-dev lld-14
 )
 
 SUDO=""

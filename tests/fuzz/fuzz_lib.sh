@@ -39,7 +39,7 @@ fuzz_target() {
     FUZZ_LOG="$dir/log"
     start=$(date +%s)
     # -timeout first, so that a target's own options and the caller's win
-    "${FUZZ_NICE[@]}" "./build/$t" -timeout=60 -print_final_stats=1 \
+    "${FUZZ_NICE[@]}" "${FUZZ_BIN_DIR:-./build}/$t" -timeout=60 -print_final_stats=1 \
         -artifact_prefix="$dir/crashes/" "${opts[@]}" "$@" "$dir/corpus" > "$FUZZ_LOG" 2>&1
     rc=$?
     FUZZ_SECS=$(( $(date +%s) - start ))

@@ -35,6 +35,30 @@ for t in $targets; do
         failed=$((failed + 1))
     fi
 done
+# The jsonb readers' targets (tests/fuzz/pg, docs/fuzzing-jsonb.md), linked with
+# PostgreSQL's own jsonb code from Debian's source package, unless asked not to
+# (ETOP_FUZZ_PG=0) or when that source cannot be fetched here (then said so).
+if [ $# -eq 0 ] && [ "${ETOP_FUZZ_PG:-1}" != 0 ]; then
+    if pg_targets=$(pg/build.sh); then
+        if [ -z "$pg_targets" ]; then
+            echo "fuzz_jsonb_*: skipped: no PostgreSQL source could be fetched"
+        fi
+        while read -r bin _; do
+            [ -n "$bin" ] || continue
+            t=$(basename "$bin")
+            if FUZZ_BIN_DIR=pg/build fuzz_target "$t" "$work" -max_total_time="$secs" -dict=pg/jsonb.dict; then
+                echo "$t: ok, $FUZZ_EXECS execs in $FUZZ_SECS s"
+                passed=$((passed + 1))
+            else
+                fuzz_report_failure "$t"
+                failed=$((failed + 1))
+            fi
+        done <<< "$pg_targets"
+    else
+        echo "fuzz_jsonb_*: build failed"
+        failed=$((failed + 1))
+    fi
+fi
 if [ $failed -eq 0 ]; then
     rm -rf "$work"
 else
