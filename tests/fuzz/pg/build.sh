@@ -2,10 +2,11 @@
 # Fetch PostgreSQL's jsonb sources (fetch-pg-source.sh) and build the jsonb fuzz
 # targets into tests/fuzz/pg/build/ (see docs/fuzzing-jsonb.md).
 #
-#   tests/fuzz/pg/build.sh          build; prints one line per target:
+#   tests/fuzz/pg/build.sh          build; prints one line per target on stdout:
 #                                   "<binary path> <corpus dir>"
 #
-# Exit 0 with "skipped: no PostgreSQL source ..." (and no target lines) only when
+# Exit 0 with "skipped: no PostgreSQL source ..." on stderr and nothing on stdout
+# (tests/fuzz/run.sh takes an empty stdout for "skipped") only when
 # the PostgreSQL source truly cannot be fetched here; any other failure (no
 # clang, no lld, a compile or link error) fails.
 set -euo pipefail
@@ -29,7 +30,7 @@ PG_SRC=$("$HERE/fetch-pg-source.sh")
 rc=$?
 set -e
 if [ $rc -eq 2 ]; then
-    echo "skipped: no PostgreSQL source (Debian's postgresql-15 source package could not be fetched)"
+    echo "skipped: no PostgreSQL source (Debian's postgresql-15 source package could not be fetched)" >&2
     exit 0
 fi
 [ $rc -eq 0 ] || exit $rc

@@ -78,10 +78,10 @@ SRC
 fi
 
 versions() { apt-cache showsrc postgresql-15 2>/dev/null | sed -n 's/^Version: //p' | sort -Vr -u; }
-VERSIONS=$(versions)
+VERSIONS=$(versions || true)
 if [ -z "$VERSIONS" ] && [ "$(id -u)" -eq 0 ]; then
     apt-get update -qq >&2 || true
-    VERSIONS=$(versions)
+    VERSIONS=$(versions || true)
 fi
 [ -n "$VERSIONS" ] || { say "apt-cache showsrc lists no postgresql-15 source"; exit 2; }
 
