@@ -2,15 +2,15 @@
 # QBR queue and pipeline benchmark (issue 5, "Speed").  Not run by CI.
 #
 #  1. Queue throughput: enqueue, claim and complete JOBS (10,000) no-op jobs
-#     with etop's queue (etop.qbr_generate -> etop.job_claim() -> UPDATE to
+#     with etop's queue (etop.qbr_generate -> etop_internal.job_claim() -> UPDATE to
 #     'completed') and with pg-boss (send -> fetch -> complete), in the same
 #     cluster (databases ETOP_DB and BOSS_DB), with 1 and 4 workers, RUNS runs
 #     each, and print the medians and the ratio etop jobs/s / pg-boss jobs/s.
 #     The Node.js side is bench/queue/bench.js (its header says exactly what
 #     each side runs).
 #  2. One QBR end to end with the offline narrative for a client of
-#     etop.demo_seed: qbr_generate -> SELECT etop.qbr_run_job(id) FROM
-#     etop.job_claim() -> completed draft, median of E2E_RUNS (5), plus the
+#     etop.demo_seed: qbr_generate -> SELECT etop_internal.qbr_run_job(id) FROM
+#     etop_internal.job_claim() -> completed draft, median of E2E_RUNS (5), plus the
 #     median of each step when run one by one as the background worker does.
 #
 # Usage
@@ -115,7 +115,7 @@ q -d "$ETOP_DB" -tAc "DELETE FROM etop.qbr_jobs"
         cat <<SQL
 SELECT extract(epoch FROM clock_timestamp()) AS t0 \\gset
 SELECT etop.qbr_generate(:client, '{"as_of": "$AS_OF"}')->>'job_id' AS job \\gset
-SELECT id = :'job' AS mine, etop.qbr_run_job(id) AS status FROM etop.job_claim() \\gset
+SELECT id = :'job' AS mine, etop_internal.qbr_run_job(id) AS status FROM etop_internal.job_claim() \\gset
 INSERT INTO e2e SELECT $i, extract(epoch FROM clock_timestamp()) - :t0
  WHERE :'mine' AND :'status' = 'completed'
    AND (SELECT status = 'draft' FROM etop.qbrs WHERE job_id = :'job');
@@ -128,14 +128,14 @@ SELECT extract(epoch FROM clock_timestamp()) AS t \\gset
 SELECT etop.qbr_generate(:client, '{"as_of": "$AS_OF"}')->>'job_id' AS job \\gset
 INSERT INTO steps SELECT $i, '0a enqueue (qbr_generate)', extract(epoch FROM clock_timestamp()) - :t;
 SELECT extract(epoch FROM clock_timestamp()) AS t \\gset
-SELECT id = :'job' AS mine FROM etop.job_claim() \\gset
+SELECT id = :'job' AS mine FROM etop_internal.job_claim() \\gset
 INSERT INTO steps SELECT $i, '0b claim (job_claim)', extract(epoch FROM clock_timestamp()) - :t WHERE :'mine';
 SQL
         s=1
         for name in "1 scores and evidence (narrative_input)" "2 offline narrative" "3 citation validation" "4 store draft"; do
             cat <<SQL
 SELECT extract(epoch FROM clock_timestamp()) AS t \\gset
-SELECT etop.job_progress(:'job', $s), etop.qbr_step(:'job', $s) \\gset x_
+SELECT etop_internal.job_progress(:'job', $s), etop_internal.qbr_step(:'job', $s) \\gset x_
 INSERT INTO steps SELECT $i, '$name', extract(epoch FROM clock_timestamp()) - :t;
 SQL
             s=$((s + 1))

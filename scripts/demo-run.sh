@@ -52,7 +52,7 @@ echo "job $JOB queued"
 if ! wait_for 30 "SELECT status IN ('completed', 'failed') FROM etop.qbr_jobs WHERE id = '$JOB'"; then
     # no QBR worker in this database (etop.database_name points elsewhere): run it here
     echo "(no QBR worker picked the job up; running it in this session)"
-    q -c "SELECT etop.qbr_run_job(id) FROM etop.job_claim()" >/dev/null
+    q -c "SELECT etop_internal.qbr_run_job(id) FROM etop_internal.job_claim()" >/dev/null
 fi
 run -c "SELECT etop.qbr_status('$JOB') - 'created_at'"
 QBR=$(q -c "SELECT qbr_id FROM etop.qbr_jobs WHERE id = '$JOB'")

@@ -118,13 +118,13 @@ DELETE FROM etop.controls WHERE client_id = :demo1;
 SELECT set_config('etop_test.demo1', :'demo1', false) IS NOT NULL AS noted;
 DO $$
 BEGIN
-    PERFORM etop.demo_load_users(ARRAY[current_setting('etop_test.demo1')::int], '{1}', '{3}',
+    PERFORM etop_internal.demo_load_users(ARRAY[current_setting('etop_test.demo1')::int], '{1}', '{3}',
                                  ARRAY[repeat('é', 51)], 1, '2026-01-15');
 EXCEPTION WHEN invalid_parameter_value THEN
     RAISE NOTICE 'refused: %', regexp_replace(SQLERRM, 'client [0-9]+', 'client N');
 END $$;
-SELECT etop.demo_load_users(ARRAY[:demo1], '{1}', '{3}', ARRAY[repeat('é', 50)], 1, '2026-01-15');
+SELECT etop_internal.demo_load_users(ARRAY[:demo1], '{1}', '{3}', ARRAY[repeat('é', 50)], 1, '2026-01-15');
 SELECT count(*) AS users, bool_and(email LIKE '%@' || repeat('é', 50)) AS whole_domains
   FROM etop.users WHERE client_id = :demo1;
-SELECT etop.demo_load_devices(ARRAY[:demo1], '{1}', '{4}', 1, '2026-01-15');
+SELECT etop_internal.demo_load_devices(ARRAY[:demo1], '{1}', '{4}', 1, '2026-01-15');
 DELETE FROM etop.clients;

@@ -1,7 +1,7 @@
 -- The QBR queue and the human approval gate, driven step by step in this
 -- session (the background workers call the same functions; see
 -- tests/integration/qbr_worker.sh for them).
-SET search_path = etop, public;
+SET search_path = etop, etop_internal, public;
 SET client_min_messages = error;   -- job_fail() warns with job ids; the rows below show the outcome
 SELECT demo_seed(3, 1, '2026-01-15') IS NOT NULL AS seeded;
 SELECT id AS c1 FROM clients WHERE external_id = 'DEMO-00001' \gset

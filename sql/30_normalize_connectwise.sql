@@ -199,19 +199,19 @@ SELECT etop.normalize_connectwise(pg_temp.run_with('test-cw', jsonb_build_array(
 SELECT a.end_date, c.mrr FROM etop.agreements a JOIN etop.clients c ON c.id = a.client_id WHERE a.external_id = '611';
 
 -- Options: time zone of the connection, business hours, device types, priorities
-SELECT etop.cw_time_zone(n) AS iana, n AS connectwise_name
+SELECT etop_internal.cw_time_zone(n) AS iana, n AS connectwise_name
   FROM unnest(ARRAY['US Eastern', 'US Central', 'US Mountain', 'US Arizona', 'US Pacific', 'Eastern Standard Time',
                     '(UTC-06:00) Central Time (US & Canada)', 'Europe/Berlin', 'GMT', 'Mars/Olympus', '']) n;
-SELECT etop.cw_time_zone('Head Office Time', '{"time_zone_map": {"Head Office Time": "Europe/Dublin"}}') AS mapped;
-SELECT t AS config_type, etop.cw_device_type(t, NULL) AS type
+SELECT etop_internal.cw_time_zone('Head Office Time', '{"time_zone_map": {"Head Office Time": "Europe/Dublin"}}') AS mapped;
+SELECT t AS config_type, etop_internal.cw_device_type(t, NULL) AS type
   FROM unnest(ARRAY['Workstation', 'Laptop', 'Server', 'Virtual Machine', 'Firewall', 'Managed Switch',
                     'Wireless Access Point', 'Printer', NULL]) t;
-SELECT etop.cw_device_type('Printer', NULL, '{"device_type_map": {"Printer": "network"}}') AS mapped,
-       etop.cw_device_type('Other', 'Windows Server 2022 Standard') AS by_os;
-SELECT n AS priority_name, etop.cw_priority(n, NULL) AS priority
+SELECT etop_internal.cw_device_type('Printer', NULL, '{"device_type_map": {"Printer": "network"}}') AS mapped,
+       etop_internal.cw_device_type('Other', 'Windows Server 2022 Standard') AS by_os;
+SELECT n AS priority_name, etop_internal.cw_priority(n, NULL) AS priority
   FROM unnest(ARRAY['Priority 1 - Emergency Response', 'Priority 2 - Quick Response', 'Priority 3 - Normal Response',
                     'Priority 4 - Schedule Maintenance', 'Priority 5 - Project', 'Urgent', 'Low', 'Whenever']) n;
-SELECT etop.cw_priority('Whenever', 2) AS by_sort, etop.cw_priority('P-A', NULL, '{"priority_map": {"P-A": "high"}}') AS mapped;
+SELECT etop_internal.cw_priority('Whenever', 2) AS by_sort, etop_internal.cw_priority('P-A', NULL, '{"priority_map": {"P-A": "high"}}') AS mapped;
 UPDATE etop.connections SET options = '{"business_hours": {"start": "07:00", "end": "19:00", "days": [1,2,3,4,5,6]}}'
  WHERE name = 'test-cw';
 SELECT etop.normalize_connectwise(:cw_run) ->> 'tickets' AS tickets;

@@ -168,9 +168,9 @@ SELECT s, etop.serial_key(s) AS serial_key
   FROM unnest(ARRAY[' 5cg 123 4567 ', 'To be filled by O.E.M.', 'Default string', '0000000', 'N/A', 'abc', NULL]) s;
 
 -- Tenants: by name unless connections.options.tenant_map says otherwise
-SELECT etop.immy_tenant_clients(:immy_run, '{}', '{computers/paged}', '{maintenance-actions/%}') -> 'unmapped' AS unmapped_by_name;
+SELECT etop_internal.immy_tenant_clients(:immy_run, '{}', '{computers/paged}', '{maintenance-actions/%}') -> 'unmapped' AS unmapped_by_name;
 SELECT count(*) AS tenants_mapped_by_name
-  FROM jsonb_each_text(etop.immy_tenant_clients(:immy_run, '{}', '{computers/paged}', '{maintenance-actions/%}') -> 'clients') t
+  FROM jsonb_each_text(etop_internal.immy_tenant_clients(:immy_run, '{}', '{computers/paged}', '{maintenance-actions/%}') -> 'clients') t
   JOIN etop.clients c ON c.id = t.value::int
   JOIN etop.sync_records(:immy_run, '{tenants}') r ON r.rec ->> 'id' = t.key AND r.rec ->> 'name' = c.name;
 -- a tenant whose name matches no client is left out (and reported) ...

@@ -4,10 +4,10 @@
  * (Immy.Bot baseline results and Microsoft Secure Score) and tickets
  * straight into etop's tables.
  *
- *   etop.demo_load_users(client_ids, ords, n_users, domains, seed, as_of)
- *   etop.demo_load_devices(client_ids, ords, n_devices, seed, as_of)
+ *   etop_internal.demo_load_users(client_ids, ords, n_users, domains, seed, as_of)
+ *   etop_internal.demo_load_devices(client_ids, ords, n_devices, seed, as_of)
  *       -> (devices, controls)
- *   etop.demo_load_tickets(client_ids, ords, n_users, seed, as_of)
+ *   etop_internal.demo_load_tickets(client_ids, ords, n_users, seed, as_of)
  *
  * Each takes one array element per client (the client's id, its ordinal and
  * its size) and returns the number of rows it wrote.  Only etop.demo_seed()
@@ -783,7 +783,7 @@ etop_demo_load_devices(PG_FUNCTION_ARGS)
 	controls = bw_close(&bw);
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "etop.demo_load_devices must return (devices bigint, controls bigint)");
+		elog(ERROR, "etop_internal.demo_load_devices must return (devices bigint, controls bigint)");
 	tupdesc = BlessTupleDesc(tupdesc);
 	result[0] = Int64GetDatum(k);
 	result[1] = Int64GetDatum(controls);

@@ -3,16 +3,16 @@
  *
  * etop.qbr_workers workers are registered at server start (etop must be in
  * shared_preload_libraries) and connect to etop.database_name, as pg_cron
- * does.  Each loops: claim a job (etop.job_claim(), FOR UPDATE SKIP LOCKED),
+ * does.  Each loops: claim a job (etop_internal.job_claim(), FOR UPDATE SKIP LOCKED),
  * then run its four steps, each in its own transaction so that
  * etop.qbr_status() shows progress and a crash loses at most one step:
  *
- *   1 Calculating scores     etop.qbr_step(job, 1): narrative input incl. scores
+ *   1 Calculating scores     etop_internal.qbr_step(job, 1): narrative input incl. scores
  *   2 Generating narrative   offline in SQL, or the LLM over HTTP (narrative_llm.c)
  *   3 Validating citations   a hallucination fails the job for human review
  *   4 Rendering PDF          the draft QBR row; the PDF file if etop.output_dir is set
  *
- * An error in a step goes to etop.job_fail(), which schedules a retry with
+ * An error in a step goes to etop_internal.job_fail(), which schedules a retry with
  * exponential backoff or, after the last attempt, marks the job failed.  A
  * worker that dies leaves its job 'active' until the visibility timeout, when
  * any worker claims it again.  SIGTERM ends a worker promptly; SIGHUP reloads
@@ -142,7 +142,7 @@ fail_job(MemoryContext jobcxt, const char *job, const char *error)
 
 	values[0] = DirectFunctionCall1(uuid_in, CStringGetDatum(job));
 	values[1] = CStringGetTextDatum(error);
-	r = run_sql(jobcxt, "SELECT etop.job_fail($1, $2)", 2, types, values);
+	r = run_sql(jobcxt, "SELECT etop_internal.job_fail($1, $2)", 2, types, values);
 	if (!r.ok)
 		elog(WARNING, "etop: could not record the failure of QBR job %s: %s", job, r.error);
 }
@@ -177,7 +177,7 @@ llm_step(MemoryContext jobcxt, const char *job)
 		values[0] = DirectFunctionCall1(uuid_in, CStringGetDatum(job));
 		values[1] = CStringGetTextDatum(llm.narrative);
 		values[2] = CStringGetTextDatum(llm.usage ? llm.usage : "null");
-		return run_sql(jobcxt, "SELECT etop.job_store_narrative($1, $2::jsonb, $3::jsonb)",
+		return run_sql(jobcxt, "SELECT etop_internal.job_store_narrative($1, $2::jsonb, $3::jsonb)",
 					   3, types, values);
 	}
 }
@@ -245,7 +245,7 @@ process_one_job(MemoryContext jobcxt)
 	r = run_sql(jobcxt, "SELECT 1 FROM pg_extension WHERE extname = 'etop'", 0, NULL, NULL);
 	if (!r.ok || r.value == NULL)
 		return false;
-	r = run_sql(jobcxt, "SELECT id::text FROM etop.job_claim()", 0, NULL, NULL);
+	r = run_sql(jobcxt, "SELECT id::text FROM etop_internal.job_claim()", 0, NULL, NULL);
 	if (!r.ok)
 	{
 		elog(WARNING, "etop: QBR worker could not claim a job: %s", r.error);
@@ -259,7 +259,7 @@ process_one_job(MemoryContext jobcxt)
 	for (int step = 1; step <= 4; step++)
 	{
 		CHECK_FOR_INTERRUPTS();
-		r = run_job_sql(jobcxt, "SELECT etop.job_progress($1, $2)", job, step);
+		r = run_job_sql(jobcxt, "SELECT etop_internal.job_progress($1, $2)", job, step);
 		if (!r.ok)
 			break;
 		if (step == 2)
@@ -273,7 +273,7 @@ process_one_job(MemoryContext jobcxt)
 					break;
 			}
 		}
-		r = run_job_sql(jobcxt, "SELECT etop.qbr_step($1, $2)", job, step);
+		r = run_job_sql(jobcxt, "SELECT etop_internal.qbr_step($1, $2)", job, step);
 		if (!r.ok || (r.value && strcmp(r.value, "f") == 0))
 			break;				/* an error, or stopped for human review */
 		if (step == 4)

@@ -4,7 +4,7 @@
  *
  * The etop:... jobs (sql/install/620_schedules.sql) belong to pg_cron, not to
  * etop, so DROP EXTENSION etop would leave them behind to fail on every run.
- * etop.on_drop_extension() is an event trigger on ddl_command_start for the
+ * etop_internal.on_drop_extension() is an event trigger on ddl_command_start for the
  * DROP EXTENSION tag.  It reads the statement's parse tree (which only C can
  * see) and, when etop is among the extensions being dropped, unschedules this
  * database's etop:... jobs in the same transaction: if the DROP fails
@@ -35,7 +35,7 @@ etop_on_drop_extension(PG_FUNCTION_ARGS)
 	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("etop.on_drop_extension() can only be called as an event trigger")));
+				 errmsg("etop_internal.on_drop_extension() can only be called as an event trigger")));
 	trig = (EventTriggerData *) fcinfo->context;
 	if (trig->parsetree == NULL || !IsA(trig->parsetree, DropStmt))
 		PG_RETURN_VOID();

@@ -627,7 +627,7 @@ load_run(EtopSyncContext *ctx, const SyncLaunch *launch)
 
 /*
  * Calls the adapter's normalization function for the run, as its
- * normalize_role (etop.adapters_guard(): the role that registered it), never
+ * normalize_role (etop_internal.adapters_guard(): the role that registered it), never
  * with the worker's superuser rights: a security-restricted operation, like
  * an index expression, so the function cannot SET ROLE back, and with its
  * setting changes undone afterwards.  The function is named by OID, never by
@@ -788,7 +788,7 @@ etop_sync_worker_main(Datum main_arg)
 	proc_exit(0);
 }
 
-/* ---------- SQL: etop._sync_launch(run bigint, connection_id int, full bool) ---------- */
+/* ---------- SQL: etop_internal._sync_launch(run bigint, connection_id int, full bool) ---------- */
 
 PG_FUNCTION_INFO_V1(etop_sync_launch);
 

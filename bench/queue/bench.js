@@ -18,10 +18,10 @@
 //
 //   etop     enqueue  SELECT etop.qbr_generate(client_id)   (ENQUEUE=generate, the default)
 //                     or INSERT INTO etop.qbr_jobs (client_id) VALUES ($1)  (ENQUEUE=insert)
-//            claim    SELECT * FROM etop.job_claim()
+//            claim    SELECT * FROM etop_internal.job_claim()
 //            complete UPDATE etop.qbr_jobs SET status = 'completed', ... WHERE id = $1
 //                       AND status = 'active' AND worker_pid = pg_backend_pid()
-//                     (what etop.qbr_step(job, 4) does to the job row, without the QBR)
+//                     (what etop_internal.qbr_step(job, 4) does to the job row, without the QBR)
 //   pg-boss  enqueue  boss.send(queue, {})
 //            claim    boss.fetch(queue)            (batchSize 1)
 //            complete boss.complete(queue, id)
@@ -66,7 +66,7 @@ const ETOP_ENQUEUE = {
   generate: 'SELECT etop.qbr_generate($1)',
   insert: 'INSERT INTO etop.qbr_jobs (client_id) VALUES ($1)'
 }[ENQUEUE]
-const ETOP_CLAIM = 'SELECT * FROM etop.job_claim()'
+const ETOP_CLAIM = 'SELECT * FROM etop_internal.job_claim()'
 const ETOP_COMPLETE = `UPDATE etop.qbr_jobs
    SET status = 'completed', completed_at = now(), locked_until = NULL,
        progress = 'Completed (step 4/4)', error = NULL

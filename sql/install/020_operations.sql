@@ -25,7 +25,7 @@ CREATE TABLE etop.adapters (
     entities           text[] NOT NULL DEFAULT '{}',
     builtin            boolean NOT NULL DEFAULT false,
     created_at         timestamptz NOT NULL DEFAULT now(),
-    -- whose rights normalize_function runs with (set by etop.adapters_guard())
+    -- whose rights normalize_function runs with (set by etop_internal.adapters_guard())
     normalize_role     name NOT NULL DEFAULT current_user
 );
 COMMENT ON TABLE etop.adapters IS 'Registered vendor adapters (C entry point + normalization SQL function)';
@@ -132,7 +132,7 @@ CREATE TABLE etop.qbr_jobs (
     completed_at   timestamptz
 );
 -- The claim's index: every job that may become runnable, in exactly the order
--- etop.job_claim() takes them, so a claim reads the first few entries instead
+-- etop_internal.job_claim() takes them, so a claim reads the first few entries instead
 -- of sorting every pending job.  Ordered by run_after alone, the jobs that one
 -- transaction enqueued (etop.run_qbr_check) share a run_after and were sorted
 -- on every claim: 5-7 ms per claim with 10,000 jobs queued
@@ -241,7 +241,7 @@ COMMENT ON FUNCTION etop.setting_set(text, jsonb) IS 'Change a setting (NULL res
 -- next run of that connection).  Unlogged: pages are written once and read
 -- once by the same run, so writing each multi-megabyte page to the WAL as well
 -- doubled the cost of staging it.  A crash empties the table; the run it
--- belonged to is marked failed by etop.sync_reap() and is simply run again.
+-- belonged to is marked failed by etop_internal.sync_reap() and is simply run again.
 -- Unlogged tables are not replicated: run syncs on the primary (they are
 -- writes anyway).
 CREATE UNLOGGED TABLE etop.sync_pages (

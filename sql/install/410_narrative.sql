@@ -8,7 +8,7 @@
 -- sends it as the prompt's PROVIDED DATA; nothing else reaches either.
 
 -- Rank of low/medium/high (likelihood x impact ordering of risks).
-CREATE FUNCTION etop.level_rank(level text) RETURNS integer
+CREATE FUNCTION etop_internal.level_rank(level text) RETURNS integer
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$ SELECT CASE lower(level) WHEN 'high' THEN 3 WHEN 'medium' THEN 2 WHEN 'low' THEN 1 ELSE 0 END $$;
 
@@ -40,7 +40,7 @@ BEGIN
             SELECT jsonb_agg(to_jsonb(r) ORDER BY r.rank_score DESC, r.sev DESC, r.detected_at DESC, r.title)
               FROM (SELECT x.title, x.risk_type, x.severity, x.likelihood, x.impact, x.status,
                            x.business_impact, x.mitigation, x.detected_at::date AS detected_at,
-                           etop.level_rank(x.likelihood) * etop.level_rank(x.impact) AS rank_score,
+                           etop_internal.level_rank(x.likelihood) * etop_internal.level_rank(x.impact) AS rank_score,
                            CASE x.severity WHEN 'critical' THEN 4 WHEN 'high' THEN 3 WHEN 'medium' THEN 2
                                            WHEN 'low' THEN 1 ELSE 0 END AS sev
                       FROM etop.risks x

@@ -6,7 +6,7 @@
 
 -- A job's date comes from options.as_of when it is inserted, so a bad one is
 -- refused to whoever enqueues it (and can never block the claim of the queue).
-CREATE FUNCTION etop.qbr_jobs_as_of() RETURNS trigger
+CREATE FUNCTION etop_internal.qbr_jobs_as_of() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -20,7 +20,7 @@ END
 $$;
 CREATE TRIGGER qbr_jobs_as_of BEFORE INSERT ON etop.qbr_jobs
     FOR EACH ROW WHEN (NEW.as_of IS NULL AND NEW.options ? 'as_of')
-    EXECUTE FUNCTION etop.qbr_jobs_as_of();
+    EXECUTE FUNCTION etop_internal.qbr_jobs_as_of();
 
 -- Claim the next runnable job: queued or retry jobs whose time has come, or
 -- active jobs whose worker missed its visibility timeout (it died).  SKIP
@@ -28,7 +28,7 @@ CREATE TRIGGER qbr_jobs_as_of BEFORE INSERT ON etop.qbr_jobs
 -- claimed twice at once.  The first condition is implied by the other two; it
 -- is spelled out because the planner does not infer the partial index's
 -- predicate from the OR alone, and would sort every pending job instead.
-CREATE FUNCTION etop.job_claim(visibility interval DEFAULT NULL)
+CREATE FUNCTION etop_internal.job_claim(visibility interval DEFAULT NULL)
 RETURNS etop.qbr_jobs
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -54,7 +54,7 @@ BEGIN
     -- A job reclaimed after its lease ran out on every attempt keeps killing
     -- its worker (or outlives the lease): stop it for a human instead.
     EXIT WHEN j.id IS NULL OR j.attempts <= j.max_attempts;
-    PERFORM etop.job_fail(j.id, format('the job''s worker stopped or timed out during each of its %s attempts',
+    PERFORM etop_internal.job_fail(j.id, format('the job''s worker stopped or timed out during each of its %s attempts',
                                        j.max_attempts),
                           retryable => false, human_review => true);
   END LOOP;
@@ -64,7 +64,7 @@ $$;
 
 -- Say which step a job is on ("Generating narrative (step 2/4)") and extend
 -- its lease.
-CREATE FUNCTION etop.job_progress(job uuid, step integer)
+CREATE FUNCTION etop_internal.job_progress(job uuid, step integer)
 RETURNS void
 LANGUAGE sql
 SET search_path = pg_catalog, pg_temp
@@ -80,7 +80,7 @@ $$;
 -- backoff (etop.qbr_retry_base_seconds x 2^(attempt-1): 30 s, 60 s, ...).
 -- None left, or no retry wanted (a hallucination): 'failed', kept with its
 -- error as the dead-letter record.  Returns the new status.
-CREATE FUNCTION etop.job_fail(job uuid, error text, retryable boolean DEFAULT true,
+CREATE FUNCTION etop_internal.job_fail(job uuid, error text, retryable boolean DEFAULT true,
                               human_review boolean DEFAULT false)
 RETURNS text
 LANGUAGE plpgsql
@@ -121,7 +121,7 @@ $$;
 -- One step of a job, in the caller's transaction.  Returns false when the
 -- job must stop (citations failed validation: the job is marked failed for
 -- human review, without retries — the same data would fail again).
-CREATE FUNCTION etop.qbr_step(job uuid, step integer)
+CREATE FUNCTION etop_internal.qbr_step(job uuid, step integer)
 RETURNS boolean
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -152,7 +152,7 @@ BEGIN
 
     ELSIF step = 2 THEN
         -- 'offline' is written here; 'openai' is written by the worker (HTTP) and
-        -- stored through etop.job_store_narrative().
+        -- stored through etop_internal.job_store_narrative().
         IF j.provider = 'offline' THEN
             UPDATE etop.qbr_jobs SET narrative = etop.narrative_offline(j.input) WHERE id = job;
         ELSIF j.narrative IS NULL THEN
@@ -163,7 +163,7 @@ BEGIN
         SELECT jsonb_agg(to_jsonb(x)) INTO v FROM etop.validate_citations(j.narrative, j.client_id) x;
         IF v IS NOT NULL THEN
             UPDATE etop.qbr_jobs SET violations = v, human_review = true WHERE id = job;
-            PERFORM etop.job_fail(job, v->0->>'message', retryable => false, human_review => true);
+            PERFORM etop_internal.job_fail(job, v->0->>'message', retryable => false, human_review => true);
             RETURN false;
         END IF;
 
@@ -186,7 +186,7 @@ END
 $$;
 
 -- Store a narrative generated outside SQL (the LLM provider) with its token usage.
-CREATE FUNCTION etop.job_store_narrative(job uuid, narrative jsonb, token_usage jsonb DEFAULT NULL)
+CREATE FUNCTION etop_internal.job_store_narrative(job uuid, narrative jsonb, token_usage jsonb DEFAULT NULL)
 RETURNS void
 LANGUAGE sql
 SET search_path = pg_catalog, pg_temp
@@ -198,15 +198,15 @@ $$;
 
 -- Run every step of one claimed job in the current transaction.  The workers
 -- use the steps one by one; this is for scripts and tests without workers.
-CREATE FUNCTION etop.qbr_run_job(job uuid)
+CREATE FUNCTION etop_internal.qbr_run_job(job uuid)
 RETURNS text
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     FOR s IN 1..4 LOOP
-        PERFORM etop.job_progress(job, s);
-        IF NOT etop.qbr_step(job, s) THEN
+        PERFORM etop_internal.job_progress(job, s);
+        IF NOT etop_internal.qbr_step(job, s) THEN
             EXIT;
         END IF;
     END LOOP;
@@ -219,7 +219,7 @@ $$;
 -- Reviews go through these functions (or an UPDATE of status/review_note by
 -- a role allowed to): a BEFORE trigger fixes who reviewed and when and allows
 -- only draft -> approved | rejected; an AFTER trigger writes the audit log.
-CREATE FUNCTION etop.qbrs_review_guard() RETURNS trigger
+CREATE FUNCTION etop_internal.qbrs_review_guard() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -260,7 +260,7 @@ BEGIN
 END
 $$;
 CREATE TRIGGER qbrs_review_guard BEFORE UPDATE ON etop.qbrs
-    FOR EACH ROW EXECUTE FUNCTION etop.qbrs_review_guard();
+    FOR EACH ROW EXECUTE FUNCTION etop_internal.qbrs_review_guard();
 
 -- True when a row being inserted was not numbered by its sequence in this
 -- session: pg_restore (and pg_dump | psql) copy rows back with the ids they
@@ -269,7 +269,7 @@ CREATE TRIGGER qbrs_review_guard BEFORE UPDATE ON etop.qbrs
 -- which happened before and whose records are restored with them; recording
 -- them again duplicated the audit trail and, with the sequences not yet set,
 -- collided with the restored ids and failed the restore.
-CREATE FUNCTION etop.row_is_restored(seq regclass, id bigint) RETURNS boolean
+CREATE FUNCTION etop_internal.row_is_restored(seq regclass, id bigint) RETURNS boolean
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -279,17 +279,17 @@ EXCEPTION WHEN object_not_in_prerequisite_state THEN
     RETURN true;                -- no id taken from seq in this session
 END
 $$;
-COMMENT ON FUNCTION etop.row_is_restored(regclass, bigint) IS
+COMMENT ON FUNCTION etop_internal.row_is_restored(regclass, bigint) IS
     'Internal: true for a row inserted with an id its sequence did not give in this session (a restore)';
 
 -- Writes the audit trail as the extension owner (no role may write it directly);
 -- the actor is the reviewer the guard above recorded.
-CREATE FUNCTION etop.qbrs_audit() RETURNS trigger
+CREATE FUNCTION etop_internal.qbrs_audit() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    IF TG_OP = 'INSERT' AND etop.row_is_restored('etop.qbrs_id_seq', NEW.id) THEN
+    IF TG_OP = 'INSERT' AND etop_internal.row_is_restored('etop.qbrs_id_seq', NEW.id) THEN
         RETURN NULL;
     ELSIF TG_OP = 'INSERT' THEN
         INSERT INTO etop.audit_log (actor, role, action, entity, entity_id, client_id, before, after)
@@ -308,7 +308,7 @@ BEGIN
 END
 $$;
 CREATE TRIGGER qbrs_audit AFTER INSERT OR UPDATE ON etop.qbrs
-    FOR EACH ROW EXECUTE FUNCTION etop.qbrs_audit();
+    FOR EACH ROW EXECUTE FUNCTION etop_internal.qbrs_audit();
 
 -- QBR events (etop.qbr_events) and their notifications on channel etop_qbr.
 -- Only these triggers write the table (as the extension owner); the payload
@@ -316,7 +316,7 @@ CREATE TRIGGER qbrs_audit AFTER INSERT OR UPDATE ON etop.qbrs
 -- no client id, name or period, since any login may LISTEN.  A consumer reads
 -- the row with that id (RLS shows an account manager only its clients' events)
 -- to learn the rest and to tell a real event from a forged NOTIFY.
-CREATE FUNCTION etop.qbr_event_emit(p_event text, p_client integer, p_qbr integer, p_job uuid)
+CREATE FUNCTION etop_internal.qbr_event_emit(p_event text, p_client integer, p_qbr integer, p_job uuid)
 RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -331,10 +331,10 @@ BEGIN
                                                     'qbr_id', p_qbr, 'job_id', p_job)::text);
 END
 $$;
-COMMENT ON FUNCTION etop.qbr_event_emit(text, integer, integer, uuid) IS
+COMMENT ON FUNCTION etop_internal.qbr_event_emit(text, integer, integer, uuid) IS
     'Internal: records a QBR event and notifies channel etop_qbr (called by triggers only)';
 
-CREATE FUNCTION etop.qbrs_events() RETURNS trigger
+CREATE FUNCTION etop_internal.qbrs_events() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -345,18 +345,18 @@ BEGIN
         -- which references it), which happened before and have their events
         IF NEW.status = 'draft' AND EXISTS (SELECT 1 FROM etop.qbr_jobs j
                                              WHERE j.id = NEW.job_id AND j.status = 'active') THEN
-            PERFORM etop.qbr_event_emit('draft_ready', NEW.client_id, NEW.id, NEW.job_id);
+            PERFORM etop_internal.qbr_event_emit('draft_ready', NEW.client_id, NEW.id, NEW.job_id);
         END IF;
     ELSIF NEW.status IS DISTINCT FROM OLD.status AND NEW.status IN ('approved', 'rejected') THEN
-        PERFORM etop.qbr_event_emit('qbr_' || NEW.status, NEW.client_id, NEW.id, NEW.job_id);
+        PERFORM etop_internal.qbr_event_emit('qbr_' || NEW.status, NEW.client_id, NEW.id, NEW.job_id);
     END IF;
     RETURN NULL;
 END
 $$;
 CREATE TRIGGER qbrs_events AFTER INSERT OR UPDATE OF status ON etop.qbrs
-    FOR EACH ROW EXECUTE FUNCTION etop.qbrs_events();
+    FOR EACH ROW EXECUTE FUNCTION etop_internal.qbrs_events();
 
-CREATE FUNCTION etop.qbr_jobs_events() RETURNS trigger
+CREATE FUNCTION etop_internal.qbr_jobs_events() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -364,16 +364,16 @@ BEGIN
     -- a job that failed for good; one that needs human review (a hallucination)
     -- says so instead, as that is what someone has to act on
     IF NEW.status = 'failed' AND OLD.status IS DISTINCT FROM 'failed' THEN
-        PERFORM etop.qbr_event_emit(CASE WHEN NEW.human_review THEN 'human_review' ELSE 'job_failed' END,
+        PERFORM etop_internal.qbr_event_emit(CASE WHEN NEW.human_review THEN 'human_review' ELSE 'job_failed' END,
                                     NEW.client_id, NEW.qbr_id, NEW.id);
     END IF;
     RETURN NULL;
 END
 $$;
 CREATE TRIGGER qbr_jobs_events AFTER UPDATE OF status ON etop.qbr_jobs
-    FOR EACH ROW EXECUTE FUNCTION etop.qbr_jobs_events();
+    FOR EACH ROW EXECUTE FUNCTION etop_internal.qbr_jobs_events();
 
-CREATE FUNCTION etop.qbr_review(p_qbr_id integer, p_status text, p_note text)
+CREATE FUNCTION etop_internal.qbr_review(p_qbr_id integer, p_status text, p_note text)
 RETURNS jsonb
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -403,7 +403,7 @@ $$;
 
 CREATE FUNCTION etop.qbr_approve(qbr_id integer, note text DEFAULT NULL)
 RETURNS jsonb LANGUAGE sql
-AS $$ SELECT etop.qbr_review(qbr_id, 'approved', note) $$;
+AS $$ SELECT etop_internal.qbr_review(qbr_id, 'approved', note) $$;
 COMMENT ON FUNCTION etop.qbr_approve(integer, text) IS
     'Approve a draft QBR (account manager assigned to the client, or etop_admin); audited';
 
@@ -414,7 +414,7 @@ BEGIN
     IF reason IS NULL OR btrim(reason) = '' THEN
         RAISE EXCEPTION 'a reason is required to reject a QBR' USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    RETURN etop.qbr_review(qbr_id, 'rejected', reason);
+    RETURN etop_internal.qbr_review(qbr_id, 'rejected', reason);
 END
 $$;
 COMMENT ON FUNCTION etop.qbr_reject(integer, text) IS

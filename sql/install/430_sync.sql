@@ -1,10 +1,10 @@
 -- Vendor connections and syncs (src/sync.c, adapters/; docs/adapters.md).
 
-CREATE FUNCTION etop._sync_launch(run_id bigint, connection_id integer, full_sync boolean)
+CREATE FUNCTION etop_internal._sync_launch(run_id bigint, connection_id integer, full_sync boolean)
 RETURNS integer
 AS 'MODULE_PATHNAME', 'etop_sync_launch'
 LANGUAGE C VOLATILE STRICT;
-COMMENT ON FUNCTION etop._sync_launch(bigint, integer, boolean) IS 'internal: start the sync worker of a run';
+COMMENT ON FUNCTION etop_internal._sync_launch(bigint, integer, boolean) IS 'internal: start the sync worker of a run';
 
 -- Registering an adapter loads its C library into the server (the sync
 -- worker calls library/symbol with load_external_function), so, as LOAD, it
@@ -15,7 +15,7 @@ COMMENT ON FUNCTION etop._sync_launch(bigint, integer, boolean) IS 'internal: st
 -- sync worker switches to that role for the call).  Before, an etop_admin
 -- registered a function of its own that ran ALTER ROLE ... SUPERUSER in the
 -- superuser sync worker, and came out superuser.
-CREATE FUNCTION etop.adapters_guard() RETURNS trigger
+CREATE FUNCTION etop_internal.adapters_guard() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     su boolean := (SELECT r.rolsuper FROM pg_roles r WHERE r.rolname = current_user);
@@ -39,7 +39,7 @@ BEGIN
 END
 $$;
 CREATE TRIGGER adapters_guard BEFORE INSERT OR UPDATE ON etop.adapters
-    FOR EACH ROW EXECUTE FUNCTION etop.adapters_guard();
+    FOR EACH ROW EXECUTE FUNCTION etop_internal.adapters_guard();
 
 -- Credentials go in here and never come out: no role can select them, and
 -- neither this function's errors nor the audit log repeat them.  Only
@@ -117,7 +117,7 @@ $$;
 
 -- Where a connection sends its credentials: the base URL and every option
 -- that is a URL (an OAuth authority, a token endpoint), as {key: url}.
-CREATE FUNCTION etop.connection_destinations(base_url text, options jsonb) RETURNS jsonb
+CREATE FUNCTION etop_internal.connection_destinations(base_url text, options jsonb) RETURNS jsonb
 LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT jsonb_build_object('base_url', rtrim(base_url, '/'))
            || coalesce((SELECT jsonb_object_agg(o.key, rtrim(o.value #>> '{}', '/'))
@@ -125,7 +125,7 @@ LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
                          WHERE jsonb_typeof(o.value) = 'string'
                            AND o.value #>> '{}' ~* '^[a-z][a-z0-9+.-]*://'), '{}');
 $$;
-COMMENT ON FUNCTION etop.connection_destinations(text, jsonb) IS
+COMMENT ON FUNCTION etop_internal.connection_destinations(text, jsonb) IS
     'Internal: the URLs a connection sends its credentials to (base_url and URL-valued options)';
 
 -- Credentials go only where they were given for: changing a connection's
@@ -136,24 +136,24 @@ COMMENT ON FUNCTION etop.connection_destinations(text, jsonb) IS
 -- tries: an etop_admin's column UPDATE, and a superuser's too (before, an
 -- admin could point another admin's connection at a listener of its own and
 -- receive the keys with the next sync).
-CREATE FUNCTION etop.connections_credential_guard() RETURNS trigger
+CREATE FUNCTION etop_internal.connections_credential_guard() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-    IF etop.connection_destinations(NEW.base_url, NEW.options)
-           IS DISTINCT FROM etop.connection_destinations(OLD.base_url, OLD.options)
+    IF etop_internal.connection_destinations(NEW.base_url, NEW.options)
+           IS DISTINCT FROM etop_internal.connection_destinations(OLD.base_url, OLD.options)
        AND NEW.credentials_set_at IS NOT DISTINCT FROM OLD.credentials_set_at THEN
         RAISE EXCEPTION 'changing where connection "%" sends its credentials needs the credentials again', OLD.name
             USING ERRCODE = 'insufficient_privilege',
                   DETAIL = format('It sent them to %s; the change would send them to %s.',
-                                  etop.connection_destinations(OLD.base_url, OLD.options),
-                                  etop.connection_destinations(NEW.base_url, NEW.options)),
+                                  etop_internal.connection_destinations(OLD.base_url, OLD.options),
+                                  etop_internal.connection_destinations(NEW.base_url, NEW.options)),
                   HINT = 'Use etop.connection_update(name, base_url => ..., options => ..., credentials => ...).';
     END IF;
     RETURN NEW;
 END
 $$;
 CREATE TRIGGER connections_credential_guard BEFORE UPDATE ON etop.connections
-    FOR EACH ROW EXECUTE FUNCTION etop.connections_credential_guard();
+    FOR EACH ROW EXECUTE FUNCTION etop_internal.connections_credential_guard();
 
 -- Changes a connection; NULL leaves a part as it is.  Credentials given
 -- replace the old ones; they are required when base_url or a URL-valued
@@ -203,7 +203,7 @@ COMMENT ON FUNCTION etop.connection_update(text, text, jsonb, jsonb, boolean) IS
     'Change a connection (NULL keeps a part); a new base_url or URL option needs the credentials again; audited';
 
 -- Runs whose worker is gone (killed, crashed, server restarted) are failed.
-CREATE FUNCTION etop.sync_reap() RETURNS integer
+CREATE FUNCTION etop_internal.sync_reap() RETURNS integer
 LANGUAGE sql
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -238,14 +238,14 @@ BEGIN
     IF NOT c.enabled THEN
         RAISE EXCEPTION 'connection "%" is disabled', connection USING ERRCODE = 'object_not_in_prerequisite_state';
     END IF;
-    PERFORM etop.sync_reap();
+    PERFORM etop_internal.sync_reap();
     SELECT r.id INTO busy FROM etop.sync_runs r WHERE r.connection_id = c.id AND r.status = 'running';
     IF FOUND THEN
         RAISE EXCEPTION 'a sync of connection "%" is already running (run %)', connection, busy
             USING ERRCODE = 'object_in_use', HINT = 'Wait with etop.sync_wait(' || busy || ') or cancel it.';
     END IF;
     run := nextval('etop.sync_runs_id_seq');
-    PERFORM etop._sync_launch(run, c.id, full_sync);
+    PERFORM etop_internal._sync_launch(run, c.id, full_sync);
     RETURN run;
 END
 $$;
@@ -272,7 +272,7 @@ BEGIN
         SELECT * INTO r FROM etop.sync_runs x WHERE x.id = run;
         IF FOUND AND r.status = 'running' THEN
             IF NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = r.worker_pid) THEN
-                PERFORM etop.sync_reap();
+                PERFORM etop_internal.sync_reap();
                 SELECT * INTO r FROM etop.sync_runs x WHERE x.id = run;
             END IF;
         END IF;

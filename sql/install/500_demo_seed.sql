@@ -16,41 +16,41 @@
 -- and src/demo_data_sql.c writes them the way COPY does.
 
 -- Uniform pseudo-random number in [0, 1) from a key, a salt and the seed.
-CREATE FUNCTION etop.demo_rand(k bigint, salt integer, seed integer) RETURNS float8
+CREATE FUNCTION etop_internal.demo_rand(k bigint, salt integer, seed integer) RETURNS float8
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
     SELECT (pg_catalog.hashint8extended(k * 7919 + salt, seed) & 2147483647)::float8 / 2147483648.0
 $$;
 
 -- Pick one element of an array with a pseudo-random number in [0, 1).
-CREATE FUNCTION etop.demo_pick(options text[], r float8) RETURNS text
+CREATE FUNCTION etop_internal.demo_pick(options text[], r float8) RETURNS text
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
     SELECT options[1 + floor(r * cardinality(options))::int]
 $$;
 
 -- The C loaders: one array element per client (id, ordinal N of DEMO-0000N,
 -- size), rows written into the caller's transaction.  Used by demo_seed only.
-CREATE FUNCTION etop.demo_load_users(client_ids integer[], ords integer[], n_users integer[],
+CREATE FUNCTION etop_internal.demo_load_users(client_ids integer[], ords integer[], n_users integer[],
                                      domains text[], seed integer, as_of date)
 RETURNS bigint
 AS 'MODULE_PATHNAME', 'etop_demo_load_users'
 LANGUAGE C STRICT VOLATILE;
-COMMENT ON FUNCTION etop.demo_load_users(integer[], integer[], integer[], text[], integer, date) IS
+COMMENT ON FUNCTION etop_internal.demo_load_users(integer[], integer[], integer[], text[], integer, date) IS
     'demo_seed helper: writes the clients'' Entra ID users; returns the number of rows';
 
-CREATE FUNCTION etop.demo_load_devices(client_ids integer[], ords integer[], n_devices integer[],
+CREATE FUNCTION etop_internal.demo_load_devices(client_ids integer[], ords integer[], n_devices integer[],
                                        seed integer, as_of date,
                                        OUT devices bigint, OUT controls bigint)
 AS 'MODULE_PATHNAME', 'etop_demo_load_devices'
 LANGUAGE C STRICT VOLATILE;
-COMMENT ON FUNCTION etop.demo_load_devices(integer[], integer[], integer[], integer, date) IS
+COMMENT ON FUNCTION etop_internal.demo_load_devices(integer[], integer[], integer[], integer, date) IS
     'demo_seed helper: writes the clients'' devices and controls (Immy.Bot baselines, Secure Score)';
 
-CREATE FUNCTION etop.demo_load_tickets(client_ids integer[], ords integer[], n_users integer[],
+CREATE FUNCTION etop_internal.demo_load_tickets(client_ids integer[], ords integer[], n_users integer[],
                                        seed integer, as_of date)
 RETURNS bigint
 AS 'MODULE_PATHNAME', 'etop_demo_load_tickets'
 LANGUAGE C STRICT VOLATILE;
-COMMENT ON FUNCTION etop.demo_load_tickets(integer[], integer[], integer[], integer, date) IS
+COMMENT ON FUNCTION etop_internal.demo_load_tickets(integer[], integer[], integer[], integer, date) IS
     'demo_seed helper: writes the clients'' tickets of the two years before as_of';
 
 CREATE FUNCTION etop.demo_seed(clients integer, seed integer DEFAULT 1,
@@ -58,7 +58,7 @@ CREATE FUNCTION etop.demo_seed(clients integer, seed integer DEFAULT 1,
 RETURNS jsonb
 LANGUAGE plpgsql
 SECURITY DEFINER
-SET search_path = etop, pg_catalog, pg_temp
+SET search_path = etop, etop_internal, pg_catalog, pg_temp
 -- changed below for the bulk load; the caller's values are back on return
 SET session_replication_role = origin
 -- index builds of millions of presorted rows: a small sort (spilling to
@@ -329,7 +329,7 @@ BEGIN
 
     -- Users: Entra ID accounts with a per-client MFA adoption rate, a few
     -- risky or stale sign-ins, a scanner and a shared reception account.
-    PERFORM etop.demo_load_users(a_ids, a_ords, a_users, a_domains, seed, as_of);
+    PERFORM etop_internal.demo_load_users(a_ids, a_ords, a_users, a_domains, seed, as_of);
     RAISE DEBUG 'demo_seed: users at % s', round(extract(epoch FROM clock_timestamp() - t0)::numeric, 1);
 
     -- Devices: 3 network devices, 3 servers, then workstations and laptops
@@ -339,7 +339,7 @@ BEGIN
     -- EDR coverage vary per client.  Controls: each managed device's
     -- Immy.Bot baseline result, and the tenant's 28 Microsoft Secure Score
     -- controls (implemented fully, partly or not at all).
-    PERFORM etop.demo_load_devices(a_ids, a_ords, a_devices, seed, as_of);
+    PERFORM etop_internal.demo_load_devices(a_ids, a_ords, a_devices, seed, as_of);
     RAISE DEBUG 'demo_seed: devices, controls at % s', round(extract(epoch FROM clock_timestamp() - t0)::numeric, 1);
 
     -- Risks: Defender alerts (endpoint, email), identity findings and
@@ -409,7 +409,7 @@ BEGIN
     -- after-hours share; categories with their own priorities, effort and
     -- resolution times; tickets not resolved by the morning of as_of are
     -- still open.
-    n_tickets := etop.demo_load_tickets(a_ids, a_ords, a_users, seed, as_of);
+    n_tickets := etop_internal.demo_load_tickets(a_ids, a_ords, a_users, seed, as_of);
     RAISE DEBUG 'demo_seed: tickets at % s', round(extract(epoch FROM clock_timestamp() - t0)::numeric, 1);
 
     FOREACH stmt IN ARRAY rebuild LOOP

@@ -91,7 +91,7 @@ COMMENT ON VIEW etop.qbr_calendar IS
 -- The cadence follows real meetings, not drafts: when a QBR is approved, the
 -- client's last_qbr_date moves to the approval date (reviewed_at, or today
 -- when the approver did not record it).  It never moves backwards.
-CREATE FUNCTION etop.qbr_approved_moves_cadence() RETURNS trigger
+CREATE FUNCTION etop_internal.qbr_approved_moves_cadence() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     met date := coalesce(NEW.reviewed_at::date, current_date);
@@ -100,7 +100,7 @@ BEGIN
     IF TG_OP = 'UPDATE' AND OLD.status = 'approved' THEN
         RETURN NULL;                       -- already approved: nothing new happened
     END IF;
-    IF TG_OP = 'INSERT' AND etop.row_is_restored('etop.qbrs_id_seq', NEW.id) THEN
+    IF TG_OP = 'INSERT' AND etop_internal.row_is_restored('etop.qbrs_id_seq', NEW.id) THEN
         RETURN NULL;                       -- restored: the client row came back as it was
     END IF;
     SELECT c.last_qbr_date INTO previous FROM etop.clients c WHERE c.id = NEW.client_id FOR UPDATE;
@@ -115,10 +115,10 @@ BEGIN
     RETURN NULL;
 END
 $$;
-COMMENT ON FUNCTION etop.qbr_approved_moves_cadence() IS
+COMMENT ON FUNCTION etop_internal.qbr_approved_moves_cadence() IS
     'Trigger: an approved QBR moves its client''s last_qbr_date to the approval date';
 
 CREATE TRIGGER qbr_approved_moves_cadence
     AFTER INSERT OR UPDATE OF status ON etop.qbrs
     FOR EACH ROW WHEN (NEW.status = 'approved')
-    EXECUTE FUNCTION etop.qbr_approved_moves_cadence();
+    EXECUTE FUNCTION etop_internal.qbr_approved_moves_cadence();

@@ -53,7 +53,7 @@ BEGIN
                                 ELSE 'etop''s workers serve the database named by etop.database_name '
                                      '(SHOW etop.database_name), not this one.' END,
                   HINT = 'Set etop.database_name to this database (and preload etop) and restart, '
-                         'or run the job in this session: SELECT etop.qbr_run_job(id) FROM etop.job_claim();';
+                         'or run the job in this session: SELECT etop_internal.qbr_run_job(id) FROM etop_internal.job_claim();';
     END IF;
 
     RETURN jsonb_build_object(

@@ -14,7 +14,7 @@
 
 -- Raises a clear error unless pg_cron is preloaded, runs its scheduler in
 -- this database, and has been created here.
-CREATE FUNCTION etop.require_pg_cron() RETURNS void
+CREATE FUNCTION etop_internal.require_pg_cron() RETURNS void
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     loaded boolean;
@@ -44,17 +44,17 @@ BEGIN
                             'in this database.', current_database());
 END
 $$;
-COMMENT ON FUNCTION etop.require_pg_cron() IS
+COMMENT ON FUNCTION etop_internal.require_pg_cron() IS
     'Raise a clear error unless pg_cron is preloaded, configured for and created in this database';
 
 -- Schedule (or reschedule: pg_cron replaces a job of the same name) one of
 -- etop's jobs.  Internal: called by the schedule_* functions below.
-CREATE FUNCTION etop.cron_schedule(job_name text, cron_expr text, command text) RETURNS bigint
+CREATE FUNCTION etop_internal.cron_schedule(job_name text, cron_expr text, command text) RETURNS bigint
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     id bigint;
 BEGIN
-    PERFORM etop.require_pg_cron();
+    PERFORM etop_internal.require_pg_cron();
     IF cron_expr IS NULL OR btrim(cron_expr) = '' THEN
         RAISE EXCEPTION 'a cron expression is required'
             USING ERRCODE = 'invalid_parameter_value',
@@ -68,19 +68,19 @@ BEGIN
     RETURN id;
 END
 $$;
-COMMENT ON FUNCTION etop.cron_schedule(text, text, text) IS
+COMMENT ON FUNCTION etop_internal.cron_schedule(text, text, text) IS
     'Internal: schedule an etop:... pg_cron job (replacing one of the same name)';
 
 CREATE FUNCTION etop.schedule_sync(connection text, cron_expr text) RETURNS bigint
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-    PERFORM etop.require_pg_cron();
+    PERFORM etop_internal.require_pg_cron();
     IF NOT EXISTS (SELECT 1 FROM etop.connections c WHERE c.name = schedule_sync.connection) THEN
         RAISE EXCEPTION 'connection "%" does not exist', schedule_sync.connection
             USING ERRCODE = 'undefined_object',
                   HINT = 'SELECT name, adapter FROM etop.connections lists the connections.';
     END IF;
-    RETURN etop.cron_schedule('etop:sync:' || schedule_sync.connection, cron_expr,
+    RETURN etop_internal.cron_schedule('etop:sync:' || schedule_sync.connection, cron_expr,
                               format('SELECT etop.sync_now(%L)', schedule_sync.connection));
 END
 $$;
@@ -90,7 +90,7 @@ COMMENT ON FUNCTION etop.schedule_sync(text, text) IS
 CREATE FUNCTION etop.schedule_qbr_check(cron_expr text DEFAULT '0 6 * * *') RETURNS bigint
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-    RETURN etop.cron_schedule('etop:qbr-check', cron_expr, 'SELECT etop.run_qbr_check()');
+    RETURN etop_internal.cron_schedule('etop:qbr-check', cron_expr, 'SELECT etop.run_qbr_check()');
 END
 $$;
 COMMENT ON FUNCTION etop.schedule_qbr_check(text) IS
@@ -99,7 +99,7 @@ COMMENT ON FUNCTION etop.schedule_qbr_check(text) IS
 CREATE FUNCTION etop.schedule_score_snapshots(cron_expr text DEFAULT '0 5 * * *') RETURNS bigint
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-    RETURN etop.cron_schedule('etop:score-snapshots', cron_expr, 'SELECT etop.snapshot_scores()');
+    RETURN etop_internal.cron_schedule('etop:score-snapshots', cron_expr, 'SELECT etop.snapshot_scores()');
 END
 $$;
 COMMENT ON FUNCTION etop.schedule_score_snapshots(text) IS
@@ -115,7 +115,7 @@ DECLARE
     jid bigint;
     removed boolean := false;
 BEGIN
-    PERFORM etop.require_pg_cron();
+    PERFORM etop_internal.require_pg_cron();
     IF unschedule.name IS NULL OR btrim(unschedule.name) = '' THEN
         RAISE EXCEPTION 'a schedule name is required'
             USING ERRCODE = 'invalid_parameter_value',
@@ -142,7 +142,7 @@ COMMENT ON FUNCTION etop.unschedule(text) IS
 
 -- etop's cron jobs with the outcome of their latest run; no rows while
 -- pg_cron is not installed here.
-CREATE FUNCTION etop.schedule_list()
+CREATE FUNCTION etop_internal.schedule_list()
 RETURNS TABLE (name text, schedule text, command text, active boolean, jobid bigint,
                username text, last_status text, last_start timestamptz, last_end timestamptz,
                last_message text)
@@ -163,21 +163,21 @@ BEGIN
          ORDER BY j.jobname, j.jobid $q$;
 END
 $$;
-COMMENT ON FUNCTION etop.schedule_list() IS
+COMMENT ON FUNCTION etop_internal.schedule_list() IS
     'etop''s pg_cron jobs with their latest run (backs the etop.schedules view)';
 
 CREATE VIEW etop.schedules WITH (security_invoker = true) AS
-    SELECT * FROM etop.schedule_list();
+    SELECT * FROM etop_internal.schedule_list();
 COMMENT ON VIEW etop.schedules IS
     'etop''s pg_cron jobs (etop:...) with the status, times and message of their latest run';
 
 -- DROP EXTENSION etop removes etop's pg_cron jobs (src/schedules_sql.c): an
 -- event trigger of the extension, fired before the drop, that reads which
 -- extensions the statement drops and acts only when etop is one of them.
-CREATE FUNCTION etop.on_drop_extension() RETURNS event_trigger
+CREATE FUNCTION etop_internal.on_drop_extension() RETURNS event_trigger
 LANGUAGE c AS 'MODULE_PATHNAME', 'etop_on_drop_extension';
-COMMENT ON FUNCTION etop.on_drop_extension() IS
+COMMENT ON FUNCTION etop_internal.on_drop_extension() IS
     'Event trigger: when DROP EXTENSION drops etop, unschedule this database''s etop:... pg_cron jobs';
 CREATE EVENT TRIGGER etop_drop_extension ON ddl_command_start
     WHEN TAG IN ('DROP EXTENSION')
-    EXECUTE FUNCTION etop.on_drop_extension();
+    EXECUTE FUNCTION etop_internal.on_drop_extension();

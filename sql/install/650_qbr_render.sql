@@ -8,7 +8,7 @@
 
 -- JSON from a narrative provider, as strings: an array's elements (objects
 -- as their text), a string as itself; anything else NULL.
-CREATE FUNCTION etop.json_texts(v jsonb) RETURNS jsonb
+CREATE FUNCTION etop_internal.json_texts(v jsonb) RETURNS jsonb
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$
     SELECT CASE jsonb_typeof(v)
@@ -25,25 +25,25 @@ $$;
 -- A narrative reduced to the document's shape, whatever a provider wrote:
 -- an LLM may return trends as a list, priorities in capitals, numbers as
 -- strings.  Unknown keys are dropped.
-CREATE FUNCTION etop.narrative_for_document(n jsonb) RETURNS jsonb
+CREATE FUNCTION etop_internal.narrative_for_document(n jsonb) RETURNS jsonb
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$
     SELECT jsonb_strip_nulls(jsonb_build_object(
         'executive_summary', (SELECT to_jsonb(string_agg(x, E'\n\n'))
-                                FROM jsonb_array_elements_text(etop.json_texts(n->'executive_summary')) x),
+                                FROM jsonb_array_elements_text(etop_internal.json_texts(n->'executive_summary')) x),
         'trends', (SELECT to_jsonb(string_agg(x, E'\n'))
-                     FROM jsonb_array_elements_text(etop.json_texts(n->'trends')) x),
+                     FROM jsonb_array_elements_text(etop_internal.json_texts(n->'trends')) x),
         'recommendations', (SELECT jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
                                        'title', coalesce(r->>'title', 'Recommendation'),
                                        'description', r->>'description',
                                        'priority', lower(r->>'priority'), 'effort', lower(r->>'effort'),
                                        'cost_range', r->>'cost_range',
-                                       'evidence', etop.json_texts(r->'evidence'))))
+                                       'evidence', etop_internal.json_texts(r->'evidence'))))
                               FROM jsonb_array_elements(CASE WHEN jsonb_typeof(n->'recommendations') = 'array'
                                                              THEN n->'recommendations' ELSE '[]' END) r
                              WHERE jsonb_typeof(r) = 'object'),
-        'discussion_points', etop.json_texts(n->'discussion_points'),
-        'wins', etop.json_texts(n->'wins')))
+        'discussion_points', etop_internal.json_texts(n->'discussion_points'),
+        'wins', etop_internal.json_texts(n->'wins')))
 $$;
 
 CREATE FUNCTION etop.qbr_document(p_client_id integer, p_narrative jsonb DEFAULT NULL,
@@ -89,13 +89,13 @@ BEGIN
                                        'movement', s->'risk'->'movement'->'text'),
             'experience', jsonb_build_object('score', s->'experience'->'score',
                                              'movement', s->'experience'->'movement'->'text')),
-        'narrative', etop.narrative_for_document(narrative),
+        'narrative', etop_internal.narrative_for_document(narrative),
         'risks', coalesce((
             SELECT jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
                        'title', r.title, 'business_impact', coalesce(r.business_impact, r.description),
                        'status', initcap(r.status), 'mitigation', r.mitigation,
                        'likelihood', r.likelihood, 'impact', r.impact))
-                   ORDER BY etop.level_rank(r.likelihood) * etop.level_rank(r.impact) DESC, r.detected_at DESC, r.title)
+                   ORDER BY etop_internal.level_rank(r.likelihood) * etop_internal.level_rank(r.impact) DESC, r.detected_at DESC, r.title)
               FROM etop.risks r
              WHERE r.client_id = p_client_id AND r.status = 'open' AND coalesce(r.detected_at < qe, true)), '[]'),
         'service', (

@@ -11,7 +11,7 @@
 -- The records array of a page.  Adapters store the array itself; a wrapper
 -- object ({"value": [...]} from Graph, {"results": [...]} from paged APIs)
 -- is unwrapped too.  NULL when the payload holds no records array.
-CREATE FUNCTION etop.sync_page_records(payload jsonb) RETURNS jsonb
+CREATE FUNCTION etop_internal.sync_page_records(payload jsonb) RETURNS jsonb
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT CASE jsonb_typeof(payload)
            WHEN 'array' THEN payload
@@ -21,7 +21,7 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
                 WHEN jsonb_typeof(payload -> 'items') = 'array' THEN payload -> 'items' END
            END
 $$;
-COMMENT ON FUNCTION etop.sync_page_records(jsonb) IS
+COMMENT ON FUNCTION etop_internal.sync_page_records(jsonb) IS
     'The records array of a sync page (the array itself, or the value/results/items array of a wrapper object)';
 
 -- Every record of a run's pages for the given endpoints (LIKE patterns, so
@@ -33,7 +33,7 @@ LANGUAGE sql STABLE AS $$
     SELECT p.endpoint, p.page, r.item::integer, r.rec
       FROM etop.sync_pages p
      CROSS JOIN LATERAL jsonb_array_elements(
-               coalesce(etop.sync_page_records(p.payload), '[]'::jsonb)) WITH ORDINALITY AS r(rec, item)
+               coalesce(etop_internal.sync_page_records(p.payload), '[]'::jsonb)) WITH ORDINALITY AS r(rec, item)
      WHERE p.run_id = p_run AND p.endpoint LIKE ANY (p_endpoints)
 $$;
 COMMENT ON FUNCTION etop.sync_records(bigint, text[]) IS
@@ -65,7 +65,7 @@ COMMENT ON FUNCTION etop.sync_latest(bigint, text[], boolean, text) IS
 -- Timestamps as vendors write them: ISO 8601, with or without an offset
 -- (without one it is UTC), optional fraction.  Epoch numbers are not
 -- timestamps.  The day is checked against the month.
-CREATE FUNCTION etop.sync_is_timestamp(s text) RETURNS boolean
+CREATE FUNCTION etop_internal.sync_is_timestamp(s text) RETURNS boolean
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT CASE
            WHEN s ~ '^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])([T ]([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,9})?)?([Zz]|[+-]([01]\d|2[0-3])(:?[0-5]\d)?)?)?$'
@@ -77,7 +77,7 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
            ELSE false END
 $$;
 
-COMMENT ON FUNCTION etop.sync_is_timestamp(text) IS
+COMMENT ON FUNCTION etop_internal.sync_is_timestamp(text) IS
     'Whether a string is an ISO 8601 date or timestamp a vendor may send (offset optional, real calendar day)';
 
 -- A vendor timestamp (checked by sync_validate) as timestamptz; no offset
@@ -118,7 +118,7 @@ COMMENT ON FUNCTION etop.serial_key(text) IS
 -- Does a JSON value have the expected kind?  Kinds: string, number, int,
 -- boolean, object, array, timestamp, id (a non-empty string or an integer),
 -- any; a trailing ! means required (present and not null).
-CREATE FUNCTION etop.sync_kind_ok(v jsonb, kind text) RETURNS boolean
+CREATE FUNCTION etop_internal.sync_kind_ok(v jsonb, kind text) RETURNS boolean
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     -- v is looked at once (the CASE's test), so with a constant kind the
     -- inlined expression costs one lookup and a comparison or two
@@ -126,7 +126,7 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
            WHEN 'null' THEN right(kind, 1) <> '!'
            WHEN 'string' THEN CASE rtrim(kind, '!')
                 WHEN 'string' THEN true WHEN 'any' THEN true
-                WHEN 'timestamp' THEN etop.sync_is_timestamp(v #>> '{}')
+                WHEN 'timestamp' THEN etop_internal.sync_is_timestamp(v #>> '{}')
                                       OR right(kind, 1) <> '!' AND (v #>> '{}') = ''
                 WHEN 'id' THEN btrim(v #>> '{}') <> ''
                 ELSE false END
@@ -140,28 +140,28 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
            WHEN 'array' THEN rtrim(kind, '!') IN ('array', 'any')
            ELSE false END
 $$;
-COMMENT ON FUNCTION etop.sync_kind_ok(jsonb, text) IS
+COMMENT ON FUNCTION etop_internal.sync_kind_ok(jsonb, text) IS
     'Whether a vendor JSON value has the expected kind (string, number, int, boolean, object, array, timestamp, id, any; ! = required)';
 
 -- A JSON path with dots ("company.id") as an expression on a jsonb value
 -- (x -> 'company' -> 'id'), for the checks sync_validate() generates.
-CREATE FUNCTION etop.sync_json_path(p_var text, p_path text) RETURNS text
+CREATE FUNCTION etop_internal.sync_json_path(p_var text, p_path text) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT p_var || string_agg(' -> ' || quote_literal(k), '' ORDER BY o)
       FROM unnest(string_to_array(p_path, '.')) WITH ORDINALITY u(k, o)
 $$;
-COMMENT ON FUNCTION etop.sync_json_path(text, text) IS 'A dotted JSON path as a chain of -> operators (for generated checks)';
+COMMENT ON FUNCTION etop_internal.sync_json_path(text, text) IS 'A dotted JSON path as a chain of -> operators (for generated checks)';
 
 -- How a record is named in messages: by its id when it has a usable one,
 -- else by its position.
-CREATE FUNCTION etop.sync_record_label(v jsonb, page integer, item integer) RETURNS text
+CREATE FUNCTION etop_internal.sync_record_label(v jsonb, page integer, item integer) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT CASE WHEN jsonb_typeof(v) IN ('string', 'number') AND btrim(v #>> '{}') <> ''
                 THEN left(v #>> '{}', 100)
                 ELSE format('#%s on page %s', item, page) END
 $$;
 
-COMMENT ON FUNCTION etop.sync_record_label(jsonb, integer, integer) IS
+COMMENT ON FUNCTION etop_internal.sync_record_label(jsonb, integer, integer) IS
     'How error messages name a vendor record: its id, else "#n on page p"';
 
 -- Raise the error of a bad vendor record.  Usable inside a set-based
@@ -221,7 +221,7 @@ BEGIN
     SELECT p.endpoint, p.page, jsonb_typeof(p.payload) AS t INTO bad_page
       FROM etop.sync_pages p
      WHERE p.run_id = p_run AND p.endpoint LIKE ANY (p_endpoints)
-       AND etop.sync_page_records(p.payload) IS NULL
+       AND etop_internal.sync_page_records(p.payload) IS NULL
      ORDER BY p.endpoint, p.page LIMIT 1;
     IF FOUND THEN
         RAISE EXCEPTION '% % page %: the payload is a JSON %, not the array of records',
@@ -235,8 +235,8 @@ BEGIN
     -- folds to a comparison or two.  One pass counts the records and finds
     -- the first bad one; only that record is then examined field by field
     -- for the message.
-    SELECT string_agg(format('%s AS v%s', etop.sync_json_path('x', f.key), f.n), ', ' ORDER BY f.n),
-           string_agg(format('etop.sync_kind_ok(y.v%s, %L)', f.n, f.value), E'\n AND ' ORDER BY f.n)
+    SELECT string_agg(format('%s AS v%s', etop_internal.sync_json_path('x', f.key), f.n), ', ' ORDER BY f.n),
+           string_agg(format('etop_internal.sync_kind_ok(y.v%s, %L)', f.n, f.value), E'\n AND ' ORDER BY f.n)
       INTO extract_list, check_expr
       FROM (SELECT key, value, row_number() OVER (ORDER BY length(key), key) AS n
               FROM jsonb_each_text(p_fields)) f;
@@ -277,7 +277,7 @@ BEGIN
     SELECT jsonb_build_object(
                'endpoint', r.endpoint, 'page', r.page, 'item', r.item, 'type', jsonb_typeof(el.x),
                'label', CASE WHEN jsonb_typeof(r.rec) = 'object'
-                             THEN etop.sync_record_label(r.rec #> string_to_array(p_id, '.'), r.page, r.item)
+                             THEN etop_internal.sync_record_label(r.rec #> string_to_array(p_id, '.'), r.page, r.item)
                              ELSE format('#%s on page %s', r.item, r.page) END
                         || CASE WHEN p_nested IS NULL THEN ''
                                 ELSE format(' %s[%s]', p_nested, el.pos - 1)
@@ -294,7 +294,7 @@ BEGIN
                                 WITH ORDINALITY e(x, pos)) el
      CROSS JOIN LATERAL (
            SELECT f.key, f.kind, el.x #> f.path AS v FROM f
-            WHERE jsonb_typeof(el.x) <> 'object' OR NOT etop.sync_kind_ok(el.x #> f.path, f.kind)
+            WHERE jsonb_typeof(el.x) <> 'object' OR NOT etop_internal.sync_kind_ok(el.x #> f.path, f.kind)
             ORDER BY length(f.key), f.key LIMIT 1) b
      WHERE r.page = bad_pos[1][1] AND r.item = bad_pos[1][2]
      ORDER BY el.pos LIMIT 1;

@@ -8,7 +8,7 @@
 -- Time", "(UTC-05:00) Eastern Time (US & Canada)") or an IANA name as an IANA
 -- name; connections.options.time_zone_map ({"<name>": "<IANA name>"}) comes
 -- first.  NULL when unknown.
-CREATE FUNCTION etop.cw_time_zone(p_name text, p_opts jsonb DEFAULT '{}') RETURNS text
+CREATE FUNCTION etop_internal.cw_time_zone(p_name text, p_opts jsonb DEFAULT '{}') RETURNS text
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     k text := lower(btrim(regexp_replace(coalesce(p_name, ''), '^\(UTC[^)]*\)\s*', '')));
@@ -45,13 +45,13 @@ BEGIN
     RETURN z;
 END
 $$;
-COMMENT ON FUNCTION etop.cw_time_zone(text, jsonb) IS
+COMMENT ON FUNCTION etop_internal.cw_time_zone(text, jsonb) IS
     'IANA time zone of a ConnectWise time-zone setup name (options.time_zone_map first); NULL when unknown';
 
 -- A ConnectWise configuration type as an etop device type; options.device_type_map
 -- ({"<type name>": "endpoint|server|network"}) comes first.  The OS decides
 -- when the type name says nothing.  NULL when unknown.
-CREATE FUNCTION etop.cw_device_type(p_type text, p_os text, p_opts jsonb DEFAULT '{}') RETURNS text
+CREATE FUNCTION etop_internal.cw_device_type(p_type text, p_os text, p_opts jsonb DEFAULT '{}') RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT CASE
         WHEN jsonb_typeof(p_opts -> 'device_type_map' -> p_type) = 'string'
@@ -67,13 +67,13 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
         WHEN p_os ~* '(windows|mac ?os|os x|chrome ?os)' THEN 'endpoint'
     END
 $$;
-COMMENT ON FUNCTION etop.cw_device_type(text, text, jsonb) IS
+COMMENT ON FUNCTION etop_internal.cw_device_type(text, text, jsonb) IS
     'etop device type (endpoint/server/network) of a ConnectWise configuration type name (options.device_type_map first)';
 
 -- A ConnectWise priority name as critical/high/medium/low: "Priority N - ..."
 -- by its number (1 critical, 2 high, 3 medium, 4+ low), else by its words;
 -- options.priority_map ({"<name>": "high"}) comes first.
-CREATE FUNCTION etop.cw_priority(p_name text, p_sort integer, p_opts jsonb DEFAULT '{}') RETURNS text
+CREATE FUNCTION etop_internal.cw_priority(p_name text, p_sort integer, p_opts jsonb DEFAULT '{}') RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT CASE
         WHEN p_opts -> 'priority_map' ->> p_name IN ('critical', 'high', 'medium', 'low')
@@ -89,14 +89,14 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
         WHEN p_sort >= 4 THEN 'low'
     END
 $$;
-COMMENT ON FUNCTION etop.cw_priority(text, integer, jsonb) IS
+COMMENT ON FUNCTION etop_internal.cw_priority(text, integer, jsonb) IS
     'critical/high/medium/low of a ConnectWise priority ("Priority 1 - ..." = critical; options.priority_map first)';
 
 -- Rows a ConnectWise record moved to another company: move them to the new
 -- client, so an upsert updates them instead of creating a second row.  Only
 -- records not yet in their company's client can have moved (index probes);
 -- those are looked up across clients with one hash join.
-CREATE FUNCTION etop.cw_move_records(p_run bigint, p_table text, p_endpoints text[]) RETURNS bigint
+CREATE FUNCTION etop_internal.cw_move_records(p_run bigint, p_table text, p_endpoints text[]) RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET enable_nestloop = on AS $$
 DECLARE
     v_ext text[];
@@ -135,7 +135,7 @@ BEGIN
     RETURN n;
 END
 $$;
-COMMENT ON FUNCTION etop.cw_move_records(bigint, text, text[]) IS
+COMMENT ON FUNCTION etop_internal.cw_move_records(bigint, text, text[]) IS
     'Move rows whose ConnectWise record now belongs to another company to that client (no duplicate rows)';
 
 CREATE FUNCTION etop.normalize_connectwise(run_id bigint) RETURNS jsonb
@@ -178,7 +178,7 @@ BEGIN
     END IF;
     v_skip := coalesce(v_opts ->> 'unknown_companies', 'error') = 'skip';
     IF v_opts ? 'time_zone' THEN
-        v_default_tz := etop.cw_time_zone(v_opts ->> 'time_zone', v_opts);
+        v_default_tz := etop_internal.cw_time_zone(v_opts ->> 'time_zone', v_opts);
         IF v_default_tz IS NULL THEN
             RAISE EXCEPTION 'connection option time_zone % is not a time zone PostgreSQL knows',
                             v_opts -> 'time_zone'
@@ -263,17 +263,17 @@ BEGIN
     -- Time zones for after-hours: the ticket's site's, else its company's,
     -- else options.time_zone, else UTC.
     SELECT coalesce(jsonb_object_agg(s.id, s.tz) FILTER (WHERE s.tz IS NOT NULL), '{}') INTO v_site_tz
-      FROM (SELECT x.id, etop.cw_time_zone(x.tzname, v_opts) AS tz
+      FROM (SELECT x.id, etop_internal.cw_time_zone(x.tzname, v_opts) AS tz
               FROM (SELECT r.rec ->> 'id' AS id, r.rec -> 'timeZone' ->> 'name' AS tzname
                       FROM etop.sync_latest(v_run, ep_sites, d_sites) r) x) s;
     SELECT coalesce(jsonb_object_agg(s.id, s.tz) FILTER (WHERE s.tz IS NOT NULL), '{}') INTO v_company_tz
-      FROM (SELECT x.id, etop.cw_time_zone(x.tzname, v_opts) AS tz
+      FROM (SELECT x.id, etop_internal.cw_time_zone(x.tzname, v_opts) AS tz
               FROM (SELECT r.rec ->> 'id' AS id,
                            r.rec -> 'timeZoneSetup' ->> 'name' AS tzname
                       FROM etop.sync_latest(v_run, '{company/companies}', d_companies) r) x) s;
 
     -- Sites.
-    PERFORM etop.cw_move_records(v_run, 'sites', ep_sites);
+    PERFORM etop_internal.cw_move_records(v_run, 'sites', ep_sites);
     WITH src AS (
         SELECT r.endpoint, r.rec,
                coalesce(r.rec -> 'company' ->> 'id',
@@ -302,7 +302,7 @@ BEGIN
       INTO n_sites, s_other FROM res;
 
     -- Contacts.  Contacts of no company (vendors, prospects) are left out.
-    PERFORM etop.cw_move_records(v_run, 'contacts', '{company/contacts}');
+    PERFORM etop_internal.cw_move_records(v_run, 'contacts', '{company/contacts}');
     WITH src AS (
         SELECT r.endpoint, r.rec, r.rec -> 'company' ->> 'id' AS company
           FROM etop.sync_latest(v_run, '{company/contacts}', d_contacts) r),
@@ -345,7 +345,7 @@ BEGIN
 
     -- Agreements.  MRR is the bill amount per month (billing cycle); a
     -- cancelled agreement ends on its cancellation date.
-    PERFORM etop.cw_move_records(v_run, 'agreements', '{finance/agreements}');
+    PERFORM etop_internal.cw_move_records(v_run, 'agreements', '{finance/agreements}');
     WITH src AS (
         SELECT r.endpoint, r.rec, r.rec -> 'company' ->> 'id' AS company
           FROM etop.sync_latest(v_run, '{finance/agreements}', d_agreements) r),
@@ -430,7 +430,7 @@ BEGIN
     -- Configurations -> devices.  A device Immy.Bot created earlier with the
     -- same serial number becomes this configuration's row (never a second
     -- device); its Immy.Bot reference then says matched on serial number.
-    PERFORM etop.cw_move_records(v_run, 'devices', '{company/configurations}');
+    PERFORM etop_internal.cw_move_records(v_run, 'devices', '{company/configurations}');
     WITH cfg AS (
         SELECT r.rec ->> 'id' AS ext, c.id AS client_id,
                etop.serial_key(r.rec ->> 'serialNumber') AS sk
@@ -467,7 +467,7 @@ BEGIN
         INSERT INTO etop.devices AS t (client_id, site_id, source, external_id, name, type, os,
                                       serial_number, manufacturer, model, purchase_date, warranty_expires)
         SELECT res.client_id, st.id, 'connectwise', rec ->> 'id', left(btrim(rec ->> 'name'), 255),
-               etop.cw_device_type(rec -> 'type' ->> 'name', rec ->> 'osType', v_opts),
+               etop_internal.cw_device_type(rec -> 'type' ->> 'name', rec ->> 'osType', v_opts),
                left(nullif(btrim(rec ->> 'osType'), ''), 100),
                left(nullif(btrim(rec ->> 'serialNumber'), ''), 100),
                left(nullif(btrim(rec -> 'manufacturer' ->> 'name'), ''), 100),
@@ -492,7 +492,7 @@ BEGIN
 
     -- Tickets.  res holds what the statement needs of each record (not the
     -- record itself: it is read four times).
-    PERFORM etop.cw_move_records(v_run, 'tickets', '{service/tickets}');
+    PERFORM etop_internal.cw_move_records(v_run, 'tickets', '{service/tickets}');
     WITH res AS (
         SELECT r.endpoint, r.rec ->> 'id' AS ext,
                CASE WHEN c.id IS NULL AND v_skip THEN NULL
@@ -528,7 +528,7 @@ BEGIN
          WHERE res.client_id IS NOT NULL AND length(w.tok) >= 3
            AND upper(w.tok) IN (SELECT upper(d.name) FROM etop.devices d)),
     prio AS (
-        SELECT p.priority_name, p.priority_sort, etop.cw_priority(p.priority_name, p.priority_sort, v_opts) AS priority
+        SELECT p.priority_name, p.priority_sort, etop_internal.cw_priority(p.priority_name, p.priority_sort, v_opts) AS priority
           FROM (SELECT DISTINCT priority_name, priority_sort FROM res) p),
     dev AS (
         SELECT DISTINCT ON (x.ext) x.ext, x.id

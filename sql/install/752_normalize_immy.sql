@@ -17,7 +17,7 @@
 -- spaces ignored), a ConnectWise one first.  The MSP's own tenant (isMsp) is
 -- left out unless mapped.  Raises on a mapping to a client etop does not
 -- know and on an ambiguous name.
-CREATE FUNCTION etop.immy_tenant_clients(p_run bigint, p_opts jsonb,
+CREATE FUNCTION etop_internal.immy_tenant_clients(p_run bigint, p_opts jsonb,
                                          p_computers text[], p_actions text[])
 RETURNS jsonb
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
@@ -92,7 +92,7 @@ BEGIN
     RETURN result;
 END
 $$;
-COMMENT ON FUNCTION etop.immy_tenant_clients(bigint, jsonb, text[], text[]) IS
+COMMENT ON FUNCTION etop_internal.immy_tenant_clients(bigint, jsonb, text[], text[]) IS
     'Immy.Bot tenants of a sync run: {"clients": {tenant id: client id}, "unmapped": {tenant id: name}} (options.tenant_map, else the client of the same name)';
 
 CREATE FUNCTION etop.normalize_immy(run_id bigint) RETURNS jsonb
@@ -150,7 +150,7 @@ BEGIN
         "maintenanceTaskGetResult": "string", "startTime": "timestamp", "endTime": "timestamp",
         "createdDateUTC": "timestamp", "updatedDateUTC": "timestamp", "detectedVersionString": "string"}$j$);
 
-    v_tenants := etop.immy_tenant_clients(v_run, v_opts, ep_comp, ep_act);
+    v_tenants := etop_internal.immy_tenant_clients(v_run, v_opts, ep_comp, ep_act);
     v_tmap := v_tenants -> 'clients';
 
     -- Computers -> devices.  A computer is the device its Immy.Bot reference

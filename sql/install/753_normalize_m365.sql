@@ -12,7 +12,7 @@
 -- The mapping, field by field, is in docs/adapters.md.
 
 -- The client a Microsoft 365 connection's tenant belongs to.
-CREATE FUNCTION etop.m365_client(p_run bigint, p_opts jsonb) RETURNS integer
+CREATE FUNCTION etop_internal.m365_client(p_run bigint, p_opts jsonb) RETURNS integer
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     v_conn text;
@@ -52,7 +52,7 @@ BEGIN
     RETURN v_client;
 END
 $$;
-COMMENT ON FUNCTION etop.m365_client(bigint, jsonb) IS
+COMMENT ON FUNCTION etop_internal.m365_client(bigint, jsonb) IS
     'The etop client of a Microsoft 365 sync run (connection option client_id, or client_external_id + client_source)';
 
 CREATE FUNCTION etop.normalize_m365(run_id bigint) RETURNS jsonb
@@ -74,7 +74,7 @@ DECLARE
     result jsonb;
 BEGIN
     v_opts := etop.sync_run_options(v_run);
-    v_client := etop.m365_client(v_run, v_opts);
+    v_client := etop_internal.m365_client(v_run, v_opts);
 
     -- Every record is checked before anything is written.
     SELECT duplicates > 0 INTO d_users

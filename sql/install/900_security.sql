@@ -59,6 +59,7 @@ $security$;
 REVOKE ALL ON ALL TABLES IN SCHEMA etop FROM PUBLIC;
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA etop FROM PUBLIC;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA etop FROM PUBLIC;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA etop_internal FROM PUBLIC;
 
 -- Readers (BI tools) and account managers read everything except secrets;
 -- RLS narrows what an account manager sees to its clients.

@@ -5,17 +5,17 @@
 -- function uses them the same way.
 GRANT EXECUTE ON FUNCTION etop.normalize_connectwise(bigint), etop.normalize_immy(bigint),
                           etop.normalize_m365(bigint),
-                          etop.sync_page_records(jsonb), etop.sync_records(bigint, text[]),
+                          etop_internal.sync_page_records(jsonb), etop.sync_records(bigint, text[]),
                           etop.sync_latest(bigint, text[], boolean, text),
-                          etop.sync_is_timestamp(text), etop.sync_ts(text), etop.sync_date(text),
-                          etop.serial_key(text), etop.sync_kind_ok(jsonb, text), etop.sync_json_path(text, text),
-                          etop.sync_record_label(jsonb, integer, integer),
+                          etop_internal.sync_is_timestamp(text), etop.sync_ts(text), etop.sync_date(text),
+                          etop.serial_key(text), etop_internal.sync_kind_ok(jsonb, text), etop_internal.sync_json_path(text, text),
+                          etop_internal.sync_record_label(jsonb, integer, integer),
                           etop.sync_fail(text, text, text, text, text, text),
                           etop.sync_validate(bigint, text, text[], text, jsonb, text, text, text),
                           etop.sync_run_options(bigint),
-                          etop.cw_time_zone(text, jsonb), etop.cw_device_type(text, text, jsonb),
-                          etop.cw_priority(text, integer, jsonb), etop.cw_move_records(bigint, text, text[]),
-                          etop.immy_tenant_clients(bigint, jsonb, text[], text[]),
-                          etop.m365_client(bigint, jsonb)
+                          etop_internal.cw_time_zone(text, jsonb), etop_internal.cw_device_type(text, text, jsonb),
+                          etop_internal.cw_priority(text, integer, jsonb), etop_internal.cw_move_records(bigint, text, text[]),
+                          etop_internal.immy_tenant_clients(bigint, jsonb, text[], text[]),
+                          etop_internal.m365_client(bigint, jsonb)
       TO etop_admin;
 -- (No REVOKE ... FROM PUBLIC here: 900_security.sql revoked every function from PUBLIC.)

@@ -1,7 +1,7 @@
 -- Privileges for connections and syncs (430_sync.sql).
-GRANT EXECUTE ON FUNCTION etop._sync_launch(bigint, integer, boolean), etop.connection_create(text, text, text, jsonb, jsonb), etop.connection_drop(text),
+GRANT EXECUTE ON FUNCTION etop_internal._sync_launch(bigint, integer, boolean), etop.connection_create(text, text, text, jsonb, jsonb), etop.connection_drop(text),
                           etop.connection_update(text, text, jsonb, jsonb, boolean),
-                          etop.sync_reap(), etop.sync(text, boolean), etop.sync_wait(bigint, interval),
+                          etop_internal.sync_reap(), etop.sync(text, boolean), etop.sync_wait(bigint, interval),
                           etop.sync_now(text, boolean), etop.sync_cancel(bigint)
       TO etop_admin;
 GRANT UPDATE (cancel_requested) ON etop.sync_runs TO etop_admin;

@@ -9,7 +9,7 @@ GRANT EXECUTE ON FUNCTION
       etop.qbr_cadence(text), etop.qbr_next_due(date, text),
       etop.qbr_cadence_status(integer, text, date, date, integer),
       etop.qbr_grace_days(), etop.due_for_qbr(date), etop.qbr_status(uuid),
-      etop.schedule_list()
+      etop_internal.schedule_list()
    TO etop_admin, etop_am, etop_reader;
 
 -- Asking for a QBR: administrators, and account managers for their clients.
@@ -25,7 +25,7 @@ CREATE POLICY am_enqueue ON etop.qbr_jobs FOR INSERT TO etop_am
                 AND requested_by = current_user);
 
 -- Running the check by hand and managing schedules: administrators.
--- (etop.require_pg_cron and etop.cron_schedule are internal and granted to
+-- (etop_internal.require_pg_cron and etop_internal.cron_schedule are internal and granted to
 -- nobody.)
 GRANT EXECUTE ON FUNCTION
       etop.run_qbr_check(date),

@@ -2,6 +2,6 @@
 -- argument, so every etop role may render documents it already holds.
 GRANT EXECUTE ON FUNCTION etop.qbr_render_doc(jsonb) TO etop_admin, etop_am, etop_reader;
 GRANT EXECUTE ON FUNCTION etop.qbr_document(integer, jsonb, date, boolean), etop.qbr_render(integer, jsonb, date),
-                          etop.json_texts(jsonb), etop.narrative_for_document(jsonb)
+                          etop_internal.json_texts(jsonb), etop_internal.narrative_for_document(jsonb)
       TO etop_admin, etop_am, etop_reader;
 -- (No REVOKE ... FROM PUBLIC here: 900_security.sql revoked every function from PUBLIC.)

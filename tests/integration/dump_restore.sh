@@ -80,7 +80,7 @@ check_copy() {
     local out
     out=$(psql -X -q -v ON_ERROR_STOP=1 -d "$db" -tA -c "
         INSERT INTO etop.qbr_jobs (client_id, options) SELECT min(id), '{\"as_of\": \"2026-01-16\"}' FROM etop.clients;
-        SELECT etop.qbr_run_job(j.id) FROM etop.job_claim() j;
+        SELECT etop_internal.qbr_run_job(j.id) FROM etop_internal.job_claim() j;
         SELECT (etop.qbr_approve(max(id), 'after restore'))->>'status' FROM etop.qbrs;
         SELECT count(*) FROM etop.audit_log WHERE entity = 'qbr' AND entity_id = (SELECT max(id)::text FROM etop.qbrs);" 2>&1 | tail -2 | paste -sd' ')
     expect "$how: a new QBR after the restore is drafted, approved and audited" "$out" "approved 2"

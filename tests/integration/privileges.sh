@@ -4,7 +4,7 @@
 # where they were given for and never reach the server log, and nobody ends up
 # superuser.  A witness session must survive.
 source "$(dirname "$0")/lib.bash"
-ROLES="it_priv_admin it_priv_admin2 it_priv_am"
+ROLES="it_priv_admin it_priv_admin2 it_priv_am it_priv_nobody"
 WITNESS_PID=""
 cleanup() {
     [ -n "$WITNESS_PID" ] && kill "$WITNESS_PID" 2>/dev/null || true
@@ -18,7 +18,8 @@ for r in $ROLES; do psql -X -q -d postgres -c "DROP ROLE IF EXISTS $r"; done
 psql -X -q -d postgres \
     -c "CREATE ROLE it_priv_admin LOGIN PASSWORD 'it-priv-admin' IN ROLE etop_admin" \
     -c "CREATE ROLE it_priv_admin2 LOGIN PASSWORD 'it-priv-admin2' IN ROLE etop_admin" \
-    -c "CREATE ROLE it_priv_am LOGIN PASSWORD 'it-priv-am' IN ROLE etop_am"
+    -c "CREATE ROLE it_priv_am LOGIN PASSWORD 'it-priv-am' IN ROLE etop_am" \
+    -c "CREATE ROLE it_priv_nobody LOGIN PASSWORD 'it-priv-nobody'"
 # as ROLE: SQL...
 as() { local r=$1; shift; PGUSER=$r PGPASSWORD=${r//_/-} psql -X -q -d "$IT_DB" -tA "$@"; }
 # the server log, to check what reaches it (pg_virtualenv's cluster, or ETOP_SERVER_LOG)
@@ -120,10 +121,19 @@ q -c "UPDATE etop.adapters SET normalize_function = 'etop.normalize_connectwise(
 expect "as the superuser again, the built-in normalization works" \
     "$(q -c "SELECT etop.sync_now('connectwise')->>'status'")" "succeeded"
 
+expect "PUBLIC may execute no function of etop or etop_internal" \
+    "$(q -c "SELECT count(*) FROM pg_proc p WHERE p.pronamespace IN ('etop'::regnamespace, 'etop_internal'::regnamespace)
+               AND has_function_privilege('public', p.oid, 'EXECUTE')")" "0"
+expect "an account manager cannot call the queue's internals" \
+    "$(as it_priv_am -c "SELECT etop_internal.job_claim()" 2>&1 | grep -o 'permission denied for function job_claim')" \
+    "permission denied for function job_claim"
+expect "a login role with no etop role cannot use etop_internal" \
+    "$(as it_priv_nobody -c "SELECT etop_internal.job_claim()" 2>&1 | grep -o 'permission denied for schema etop_internal')" \
+    "permission denied for schema etop_internal"
 echo "-- SECURITY DEFINER functions pin search_path; a shadowing function is not picked up"
-expect "every SECURITY DEFINER function of etop pins search_path" \
+expect "every SECURITY DEFINER function of etop (API and internals) pins search_path" \
     "$(q -c "SELECT coalesce(string_agg(p.oid::regprocedure::text, ', '), 'all')
-               FROM pg_proc p WHERE p.pronamespace = 'etop'::regnamespace AND p.prosecdef
+               FROM pg_proc p WHERE p.pronamespace IN ('etop'::regnamespace, 'etop_internal'::regnamespace) AND p.prosecdef
                 AND NOT EXISTS (SELECT 1 FROM unnest(p.proconfig) c WHERE c LIKE 'search_path=%')")" "all"
 as it_priv_admin -c "CREATE FUNCTION it_evil.rtrim(text, text) RETURNS text LANGUAGE plpgsql AS \$\$
           BEGIN EXECUTE 'ALTER ROLE it_priv_admin SUPERUSER'; RETURN \$1; END \$\$" \

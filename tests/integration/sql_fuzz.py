@@ -998,23 +998,23 @@ class Fuzz:
         for role in ROLES:
             with self.admin.cursor() as cur:
                 cur.execute("""
-                    SELECT p.oid::regprocedure::text, p.proname, p.proretset, l.lanname, p.pronargs,
+                    SELECT p.oid::regprocedure::text, p.pronamespace::regnamespace::text, p.proname, p.proretset, l.lanname, p.pronargs,
                            p.pronargdefaults, p.proargnames, p.proargmodes::text[],
                            array(SELECT format_type(t, NULL) FROM unnest(p.proargtypes::oid[]) WITH ORDINALITY u(t, i)
                                   ORDER BY i)
                       FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
-                     WHERE p.pronamespace = 'etop'::regnamespace AND p.prokind = 'f'
+                     WHERE p.pronamespace IN ('etop'::regnamespace, 'etop_internal'::regnamespace) AND p.prokind = 'f'
                        AND p.prorettype NOT IN ('trigger'::regtype, 'event_trigger'::regtype)
                        AND has_function_privilege(%s, p.oid, 'EXECUTE')
                      ORDER BY 1""", (role,))
-                for sig, name, retset, lang, nargs, ndef, names, modes, types in cur.fetchall():
+                for sig, schema, name, retset, lang, nargs, ndef, names, modes, types in cur.fetchall():
                     if ONLY and not re.search(ONLY, sig):
                         continue
                     if modes:
                         names = [n for n, m in zip(names, modes) if m in ("i", "b", "v")]
                     names = list(names or []) + [""] * nargs
                     t = self.targets.setdefault(sig, {
-                        "sig": sig, "name": name, "retset": retset, "lang": lang, "ndef": ndef,
+                        "sig": sig, "schema": schema, "name": name, "retset": retset, "lang": lang, "ndef": ndef,
                         "args": list(zip(names[:nargs], types)), "roles": []})
                     t["roles"].append(role)
         for sig in self.targets:
@@ -1077,7 +1077,7 @@ class Fuzz:
             n -= r.randrange(t["ndef"] + 1)
         self.args.role = role
         args = [self.args.arg(t["name"], a, ty, plain) for a, ty in t["args"][:n]]
-        call = "etop.%s(%s)" % (t["name"], ", ".join(args))
+        call = "%s.%s(%s)" % (t["schema"], t["name"], ", ".join(args))
         return ("SELECT * FROM " if t["retset"] else "SELECT ") + call
 
     def call(self, t, role, sql, batch_file):

@@ -74,11 +74,17 @@ for FROM in $(ls "$TOP"/sql/upgrade/ | sed -n 's/^etop--\([0-9.]*\)\.sql$/\1/p')
     expect "$FROM: an approved QBR of the old version cannot be changed" \
         "$(q -c "UPDATE etop.qbrs SET review_note = 'rewritten' WHERE status = 'approved'" 2>&1 | grep -o 'a reviewed QBR cannot be changed')" \
         "a reviewed QBR cannot be changed"
+    EVENTS_BEFORE=$(q -c "SELECT count(*) FROM etop.qbr_events WHERE event = 'draft_ready'")
     q -c "INSERT INTO etop.qbr_jobs (client_id, options, run_after)
           SELECT max(id), '{\"as_of\": \"2026-01-15\"}', now() FROM etop.clients" >/dev/null
-    q -c "SELECT etop.qbr_run_job(j.id) FROM etop.job_claim() j" >/dev/null 2>&1 || true
+    q -c "SELECT etop_internal.qbr_run_job(j.id) FROM etop_internal.job_claim() j" >/dev/null
     expect "$FROM: a QBR after the upgrade records its draft_ready event" \
-        "$(q -c "SELECT count(*) FROM etop.qbr_events WHERE event = 'draft_ready'")" "1"
+        "$(q -c "SELECT count(*) - $EVENTS_BEFORE FROM etop.qbr_events WHERE event = 'draft_ready'")" "1"
+    expect "$FROM: the card's unqualified etop_scores(id) works after the upgrade" \
+        "$(q -c "SELECT etop_scores(min(id), '2026-01-15') ? 'standards' FROM etop.clients")" "t"
+    expect "$FROM: \\df etop.* lists no internals after the upgrade" \
+        "$(q -c "SELECT count(*) FROM pg_proc WHERE pronamespace = 'etop'::regnamespace
+                  AND proname ~ '^(_sync_launch|job_claim|job_fail|qbr_step|qbr_run_job|cw_|demo_load|qbrs_)'")" "0"
     expect "$FROM: the old connection's credentials are kept (guarded from now on)" \
         "$(q -c "SELECT credentials->>'private_key' FROM etop.connections WHERE name = 'old-cw'")" "k"
 done
