@@ -44,14 +44,19 @@ pg_virtualenv -v 15 \
 # a cluster that never started, or a run that died early, prints no total
 grep -qE '^cluster: [0-9]+ passed' "$log" || cluster_rc=1
 
-# One closing line for everything: the unit, fuzz and cluster totals.
+echo "== README's 'Installing into an existing cluster', followed on a fresh cluster"
+readme_rc=0
+$SUDO tests/readme_install.sh 2>&1 | tee -a "$log" || readme_rc=1
+grep -qE '^readme: [0-9]+ passed' "$log" || readme_rc=1
+
+# One closing line for everything: the unit, fuzz, cluster and README totals.
 p=0; f=0
 while read -r a b; do p=$((p + a)); f=$((f + b)); done < <(
-    grep -E '^(unit|fuzz|cluster): [0-9]+ passed, [0-9]+ failed$' "$log" |
+    grep -E '^(unit|fuzz|cluster|readme): [0-9]+ passed, [0-9]+ failed$' "$log" |
     sed -E 's/^[a-z]+: ([0-9]+) passed, ([0-9]+) failed$/\1 \2/')
-if [ "$unit_rc" -ne 0 ] || [ "$fuzz_rc" -ne 0 ] || [ "$cluster_rc" -ne 0 ]; then
+if [ "$unit_rc" -ne 0 ] || [ "$fuzz_rc" -ne 0 ] || [ "$cluster_rc" -ne 0 ] || [ "$readme_rc" -ne 0 ]; then
     [ "$f" -gt 0 ] || f=1
-    echo "== FAILED (unit: $unit_rc, fuzz: $fuzz_rc, cluster: $cluster_rc)" >&2
+    echo "== FAILED (unit: $unit_rc, fuzz: $fuzz_rc, cluster: $cluster_rc, readme: $readme_rc)" >&2
 fi
 echo "etop: $p passed, $f failed"
 [ "$f" -eq 0 ]
