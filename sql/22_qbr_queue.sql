@@ -53,13 +53,19 @@ SELECT job_fail(:'job3', 'OpenAI API timeout after 3 retries') AS after_attempt_
 SELECT status, attempts, error, human_review, completed_at IS NOT NULL AS kept FROM qbr_jobs WHERE id = :'job3';
 SELECT (job_claim()).id IS NULL AS failed_jobs_are_not_claimed;
 
--- A job whose worker died is claimed again after the visibility timeout, not before.
+-- A job whose worker lives but hangs is claimed again after the visibility
+-- timeout, not before, and that counts as an attempt.
 INSERT INTO qbr_jobs (client_id) VALUES (:c2) RETURNING id AS job4 \gset
 SELECT (job_claim('1 hour')).id = :'job4' AS claimed;
 SELECT (job_claim()).id IS NULL AS not_before_timeout;
-UPDATE qbr_jobs SET locked_until = now() - interval '1 second', worker_pid = 0 WHERE id = :'job4';
-SELECT id = :'job4' AS reclaimed, attempts FROM job_claim();
--- the worker that lost its lease cannot complete or fail it any more
+UPDATE qbr_jobs SET locked_until = now() - interval '1 second' WHERE id = :'job4';
+SELECT id = :'job4' AS reclaimed_after_lease, attempts, interruptions FROM job_claim();
+-- A job whose worker process is gone (killed, or the server restarted) is
+-- claimed again at once, under the same attempt number: the lost attempt is
+-- an interruption, not a failure of the job.
+UPDATE qbr_jobs SET worker_pid = 0 WHERE id = :'job4';
+SELECT id = :'job4' AS reclaimed_at_once, attempts, interruptions, progress FROM job_claim();
+-- the worker that lost its job cannot complete or fail it any more
 UPDATE qbr_jobs SET worker_pid = 0 WHERE id = :'job4';
 \set VERBOSITY sqlstate
 SELECT qbr_step(:'job4', 1);
@@ -68,11 +74,19 @@ SELECT job_fail(:'job4', 'late') AS ignored, (SELECT status FROM qbr_jobs WHERE 
 -- a finished job is never re-opened by a late failure
 SELECT job_fail(:'job1', 'late') AS completed_stays, job_fail(:'job3', 'late') AS failed_stays;
 SELECT status, attempts FROM qbr_jobs WHERE id IN (:'job1', :'job3') ORDER BY status;
--- a job whose worker stopped during every attempt is stopped for a human, not retried forever
-UPDATE qbr_jobs SET attempts = max_attempts, locked_until = now() - interval '1 second', worker_pid = 0
- WHERE id = :'job4';
+-- a job interrupted on every attempt (it may be what kills its worker) is
+-- stopped for a human, not retried forever
+UPDATE qbr_jobs SET interruptions = max_attempts - 1, worker_pid = 0 WHERE id = :'job4';
 SELECT (job_claim()).id IS NULL AS not_claimed_again;
-SELECT status, attempts, human_review, error FROM qbr_jobs WHERE id = :'job4';
+SELECT status, attempts, interruptions, human_review, error FROM qbr_jobs WHERE id = :'job4';
+-- so is one whose live worker outlived the lease on every attempt
+INSERT INTO qbr_jobs (client_id) VALUES (:c2) RETURNING id AS job5 \gset
+SELECT (job_claim()).id = :'job5' AS claimed;
+UPDATE qbr_jobs SET attempts = max_attempts, locked_until = now() - interval '1 second' WHERE id = :'job5';
+SELECT (job_claim()).id IS NULL AS not_claimed_again;
+SELECT status, attempts, interruptions, human_review, error FROM qbr_jobs WHERE id = :'job5';
+-- queuing a job wakes the workers: a notification at commit on etop_qbr_jobs
+SELECT tgname, tgtype FROM pg_trigger WHERE tgrelid = 'etop.qbr_jobs'::regclass AND tgname = 'qbr_jobs_wake';
 
 -- A bad as_of is refused to whoever enqueues it (it could otherwise block every claim).
 SELECT qbr_generate(:c1, '{"as_of": "next tuesday"}');

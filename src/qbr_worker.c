@@ -14,9 +14,11 @@
  *
  * An error in a step goes to etop_internal.job_fail(), which schedules a retry with
  * exponential backoff or, after the last attempt, marks the job failed.  A
- * worker that dies leaves its job 'active' until the visibility timeout, when
- * any worker claims it again.  SIGTERM ends a worker promptly; SIGHUP reloads
- * settings.
+ * worker that dies (killed, or the server restarts) leaves its job 'active';
+ * the next claim sees its pid is gone and runs it again at once, without
+ * counting the lost attempt (a hung worker's job waits for the visibility
+ * timeout).  Workers LISTEN on etop_qbr_jobs and wake when a job is queued.
+ * SIGTERM ends a worker promptly; SIGHUP reloads settings.
  */
 #include "postgres.h"
 
@@ -24,6 +26,7 @@
 
 #include "access/xact.h"
 #include "catalog/pg_type.h"
+#include "commands/async.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
@@ -281,7 +284,9 @@ process_one_job(MemoryContext jobcxt)
 	}
 	if (!r.ok)
 	{
-		/* shutting down: leave the job to the visibility timeout, don't count it */
+		/* shutting down: leave the job active; the next claim after the
+		 * restart takes it at once (its pid is gone) without counting the
+		 * attempt (etop_internal.job_claim) */
 		CHECK_FOR_INTERRUPTS();
 		fail_job(jobcxt, job, r.error);
 	}
@@ -305,6 +310,18 @@ etop_qbr_worker_main(Datum main_arg)
 
 	jobcxt = AllocSetContextCreate(TopMemoryContext, "etop QBR job", ALLOCSET_DEFAULT_SIZES);
 
+	/*
+	 * Wake as soon as a job is queued, not only every poll interval:
+	 * etop_internal.qbr_jobs_wake() notifies etop_qbr_jobs when jobs are
+	 * inserted, and PostgreSQL delivers it at commit (when the job becomes
+	 * claimable) by setting this worker's latch.  The notifications are read
+	 * (and dropped) below, so the listener never holds back the queue.
+	 */
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	Async_Listen("etop_qbr_jobs");
+	CommitTransactionCommand();
+
 	for (;;)
 	{
 		bool		worked;
@@ -327,5 +344,8 @@ etop_qbr_worker_main(Datum main_arg)
 							 etop_qbr_poll_interval_ms, PG_WAIT_EXTENSION);
 			ResetLatch(MyLatch);
 		}
+		/* read the queued-job notifications (their content does not matter) */
+		if (notifyInterruptPending)
+			ProcessNotifyInterrupt(false);
 	}
 }

@@ -129,7 +129,8 @@ CREATE TABLE etop.qbr_jobs (
     requested_by   name NOT NULL DEFAULT current_user,
     created_at     timestamptz NOT NULL DEFAULT now(),
     started_at     timestamptz,
-    completed_at   timestamptz
+    completed_at   timestamptz,
+    interruptions  integer NOT NULL DEFAULT 0    -- attempts lost to a restart or a vanished worker (not counted in attempts)
 );
 -- The claim's index: every job that may become runnable, in exactly the order
 -- etop_internal.job_claim() takes them, so a claim reads the first few entries instead

@@ -23,11 +23,21 @@ CREATE TRIGGER qbr_jobs_as_of BEFORE INSERT ON etop.qbr_jobs
     EXECUTE FUNCTION etop_internal.qbr_jobs_as_of();
 
 -- Claim the next runnable job: queued or retry jobs whose time has come, or
--- active jobs whose worker missed its visibility timeout (it died).  SKIP
--- LOCKED lets any number of workers claim concurrently; a job is never
--- claimed twice at once.  The first condition is implied by the other two; it
--- is spelled out because the planner does not infer the partial index's
--- predicate from the OR alone, and would sort every pending job instead.
+-- active jobs whose worker is gone (the process no longer exists: killed, or
+-- the server restarted) or missed its visibility timeout (hung).  SKIP LOCKED
+-- lets any number of workers claim concurrently; a job is never claimed twice
+-- at once.  The first condition is implied by the others; it is spelled out
+-- because the planner does not infer the partial index's predicate from the
+-- OR alone, and would sort every pending job instead.
+--
+-- Attempts count what the job did, not what happened to the server: an
+-- attempt whose worker vanished without recording an outcome (a restart, a
+-- terminated worker) is run again at once under the same attempt number and
+-- counted in `interruptions`; a job interrupted max_attempts times, or whose
+-- lease ran out on every attempt while its worker lived, stops for a human.
+-- Which pids exist is read once per claim (pg_stat_activity in this
+-- transaction); a pid reused by another process only delays the reclaim to
+-- the visibility timeout.
 CREATE FUNCTION etop_internal.job_claim(visibility interval DEFAULT NULL)
 RETURNS etop.qbr_jobs
 LANGUAGE plpgsql
@@ -37,26 +47,35 @@ DECLARE
     j etop.qbr_jobs;
     vis interval := coalesce(visibility,
                              coalesce(current_setting('etop.qbr_visibility_timeout', true), '600')::interval);
+    live integer[] := ARRAY(SELECT a.pid FROM pg_stat_activity a WHERE a.pid IS NOT NULL);
 BEGIN
   LOOP
     UPDATE etop.qbr_jobs q
-       SET status = 'active', attempts = q.attempts + 1, worker_pid = pg_backend_pid(),
+       SET status = 'active',
+           attempts = q.attempts + CASE WHEN c.orphaned THEN 0 ELSE 1 END,
+           interruptions = q.interruptions + CASE WHEN c.orphaned THEN 1 ELSE 0 END,
+           worker_pid = pg_backend_pid(),
            started_at = coalesce(q.started_at, now()), locked_until = now() + vis,
-           progress = 'Claimed by worker (step 0/4)',
+           progress = CASE WHEN c.orphaned
+                           THEN format('Claimed again: attempt %s was interrupted (step 0/4)', q.attempts)
+                           ELSE 'Claimed by worker (step 0/4)' END,
            as_of = coalesce(q.as_of, current_date)    -- options.as_of was read on insert
-     WHERE q.id = (SELECT c.id FROM etop.qbr_jobs c
-                    WHERE c.status IN ('queued', 'retry', 'active')
-                      AND ((c.status IN ('queued', 'retry') AND c.run_after <= now())
-                           OR (c.status = 'active' AND c.locked_until < now()))
-                    ORDER BY c.run_after, c.created_at
-                    LIMIT 1 FOR UPDATE SKIP LOCKED)
+      FROM (SELECT c.id, (c.status = 'active' AND c.worker_pid <> ALL (live)) AS orphaned
+              FROM etop.qbr_jobs c
+             WHERE c.status IN ('queued', 'retry', 'active')
+               AND ((c.status IN ('queued', 'retry') AND c.run_after <= now())
+                    OR (c.status = 'active' AND (c.locked_until < now() OR c.worker_pid <> ALL (live))))
+             ORDER BY c.run_after, c.created_at
+             LIMIT 1 FOR UPDATE SKIP LOCKED) c
+     WHERE q.id = c.id
     RETURNING q.* INTO j;
-    -- A job reclaimed after its lease ran out on every attempt keeps killing
-    -- its worker (or outlives the lease): stop it for a human instead.
-    EXIT WHEN j.id IS NULL OR j.attempts <= j.max_attempts;
-    PERFORM etop_internal.job_fail(j.id, format('the job''s worker stopped or timed out during each of its %s attempts',
-                                       j.max_attempts),
-                          retryable => false, human_review => true);
+    EXIT WHEN j.id IS NULL OR (j.attempts <= j.max_attempts AND j.interruptions < j.max_attempts);
+    PERFORM etop_internal.job_fail(j.id,
+        CASE WHEN j.interruptions >= j.max_attempts
+             THEN format('the job was interrupted %s times (its worker exited or the server restarted during it)',
+                         j.interruptions)
+             ELSE format('the job''s worker timed out during each of its %s attempts', j.max_attempts) END,
+        retryable => false, human_review => true);
   END LOOP;
     RETURN j;               -- all NULL when there is nothing to do
 END
@@ -372,6 +391,24 @@ END
 $$;
 CREATE TRIGGER qbr_jobs_events AFTER UPDATE OF status ON etop.qbr_jobs
     FOR EACH ROW EXECUTE FUNCTION etop_internal.qbr_jobs_events();
+
+-- Wake the QBR workers when jobs are queued: they LISTEN on etop_qbr_jobs
+-- (src/qbr_worker.c), and PostgreSQL delivers the notification when the
+-- inserting transaction commits, i.e. when the job becomes claimable.  One
+-- per statement (identical notifications of a transaction are folded into
+-- one).  The poll interval (etop.qbr_poll_interval) stays as the fallback
+-- for jobs whose retry time comes later.
+CREATE FUNCTION etop_internal.qbr_jobs_wake() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM pg_notify('etop_qbr_jobs', '');
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER qbr_jobs_wake AFTER INSERT ON etop.qbr_jobs
+    FOR EACH STATEMENT EXECUTE FUNCTION etop_internal.qbr_jobs_wake();
 
 CREATE FUNCTION etop_internal.qbr_review(p_qbr_id integer, p_status text, p_note text)
 RETURNS jsonb

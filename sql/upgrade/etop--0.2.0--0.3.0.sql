@@ -189,40 +189,7 @@ END
 $function$
 ;
 
-CREATE OR REPLACE FUNCTION etop_internal.job_claim(visibility interval DEFAULT NULL::interval)
- RETURNS etop.qbr_jobs
- LANGUAGE plpgsql
- SET search_path TO 'pg_catalog', 'pg_temp'
-AS $function$
-DECLARE
-    j etop.qbr_jobs;
-    vis interval := coalesce(visibility,
-                             coalesce(current_setting('etop.qbr_visibility_timeout', true), '600')::interval);
-BEGIN
-  LOOP
-    UPDATE etop.qbr_jobs q
-       SET status = 'active', attempts = q.attempts + 1, worker_pid = pg_backend_pid(),
-           started_at = coalesce(q.started_at, now()), locked_until = now() + vis,
-           progress = 'Claimed by worker (step 0/4)',
-           as_of = coalesce(q.as_of, current_date)    -- options.as_of was read on insert
-     WHERE q.id = (SELECT c.id FROM etop.qbr_jobs c
-                    WHERE c.status IN ('queued', 'retry', 'active')
-                      AND ((c.status IN ('queued', 'retry') AND c.run_after <= now())
-                           OR (c.status = 'active' AND c.locked_until < now()))
-                    ORDER BY c.run_after, c.created_at
-                    LIMIT 1 FOR UPDATE SKIP LOCKED)
-    RETURNING q.* INTO j;
-    -- A job reclaimed after its lease ran out on every attempt keeps killing
-    -- its worker (or outlives the lease): stop it for a human instead.
-    EXIT WHEN j.id IS NULL OR j.attempts <= j.max_attempts;
-    PERFORM etop_internal.job_fail(j.id, format('the job''s worker stopped or timed out during each of its %s attempts',
-                                       j.max_attempts),
-                          retryable => false, human_review => true);
-  END LOOP;
-    RETURN j;               -- all NULL when there is nothing to do
-END
-$function$
-;
+-- (etop_internal.job_claim: replaced below, in the qbr section)
 
 CREATE OR REPLACE FUNCTION etop_internal.qbr_step(job uuid, step integer)
  RETURNS boolean
@@ -2403,3 +2370,65 @@ BEGIN
     EXECUTE format('GRANT EXECUTE ON FUNCTION %I.etop_scores(integer, date) TO etop_admin, etop_am, etop_reader', '@extschema@');
 END
 $entry$;
+
+-- qbr: a job whose worker is gone (killed, server restart) is claimed again at once and
+-- the lost attempt counts as an interruption, not an attempt; queued jobs wake the workers
+ALTER TABLE etop.qbr_jobs ADD COLUMN interruptions integer NOT NULL DEFAULT 0;
+CREATE OR REPLACE FUNCTION etop_internal.job_claim(visibility interval DEFAULT NULL::interval)
+ RETURNS etop.qbr_jobs
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+DECLARE
+    j etop.qbr_jobs;
+    vis interval := coalesce(visibility,
+                             coalesce(current_setting('etop.qbr_visibility_timeout', true), '600')::interval);
+    live integer[] := ARRAY(SELECT a.pid FROM pg_stat_activity a WHERE a.pid IS NOT NULL);
+BEGIN
+  LOOP
+    UPDATE etop.qbr_jobs q
+       SET status = 'active',
+           attempts = q.attempts + CASE WHEN c.orphaned THEN 0 ELSE 1 END,
+           interruptions = q.interruptions + CASE WHEN c.orphaned THEN 1 ELSE 0 END,
+           worker_pid = pg_backend_pid(),
+           started_at = coalesce(q.started_at, now()), locked_until = now() + vis,
+           progress = CASE WHEN c.orphaned
+                           THEN format('Claimed again: attempt %s was interrupted (step 0/4)', q.attempts)
+                           ELSE 'Claimed by worker (step 0/4)' END,
+           as_of = coalesce(q.as_of, current_date)    -- options.as_of was read on insert
+      FROM (SELECT c.id, (c.status = 'active' AND c.worker_pid <> ALL (live)) AS orphaned
+              FROM etop.qbr_jobs c
+             WHERE c.status IN ('queued', 'retry', 'active')
+               AND ((c.status IN ('queued', 'retry') AND c.run_after <= now())
+                    OR (c.status = 'active' AND (c.locked_until < now() OR c.worker_pid <> ALL (live))))
+             ORDER BY c.run_after, c.created_at
+             LIMIT 1 FOR UPDATE SKIP LOCKED) c
+     WHERE q.id = c.id
+    RETURNING q.* INTO j;
+    EXIT WHEN j.id IS NULL OR (j.attempts <= j.max_attempts AND j.interruptions < j.max_attempts);
+    PERFORM etop_internal.job_fail(j.id,
+        CASE WHEN j.interruptions >= j.max_attempts
+             THEN format('the job was interrupted %s times (its worker exited or the server restarted during it)',
+                         j.interruptions)
+             ELSE format('the job''s worker timed out during each of its %s attempts', j.max_attempts) END,
+        retryable => false, human_review => true);
+  END LOOP;
+    RETURN j;               -- all NULL when there is nothing to do
+END
+$function$
+;
+
+CREATE OR REPLACE FUNCTION etop_internal.qbr_jobs_wake()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+BEGIN
+    PERFORM pg_notify('etop_qbr_jobs', '');
+    RETURN NULL;
+END
+$function$
+;
+CREATE TRIGGER qbr_jobs_wake AFTER INSERT ON etop.qbr_jobs
+    FOR EACH STATEMENT EXECUTE FUNCTION etop_internal.qbr_jobs_wake();
+REVOKE ALL ON FUNCTION etop_internal.qbr_jobs_wake() FROM PUBLIC;

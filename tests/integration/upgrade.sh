@@ -24,7 +24,7 @@ rows() {
                (xpath('/row/n/text()', query_to_xml(format('SELECT count(*) AS n FROM etop.%I', c.relname), false, true, '')))[1]::text AS n,
                (xpath('/row/h/text()', query_to_xml(format(
                   'SELECT md5(coalesce(string_agg((to_jsonb(x) - %L::text[])::text, %L ORDER BY (to_jsonb(x) - %L::text[])::text), %L)) AS h FROM etop.%I x',
-                  '{normalize_role,credentials_set_at}', '|', '{normalize_role,credentials_set_at}', '', c.relname),
+                  '{normalize_role,credentials_set_at,interruptions}', '|', '{normalize_role,credentials_set_at,interruptions}', '', c.relname),
                   false, true, '')))[1]::text AS h
           FROM pg_class c WHERE c.relnamespace = 'etop'::regnamespace AND c.relkind = 'r'
            AND c.relname = ANY (string_to_array('$2', ','))) s"
@@ -77,7 +77,9 @@ for FROM in $(ls "$TOP"/sql/upgrade/ | sed -n 's/^etop--\([0-9.]*\)\.sql$/\1/p')
     EVENTS_BEFORE=$(q -c "SELECT count(*) FROM etop.qbr_events WHERE event = 'draft_ready'")
     q -c "INSERT INTO etop.qbr_jobs (client_id, options, run_after)
           SELECT max(id), '{\"as_of\": \"2026-01-15\"}', now() FROM etop.clients" >/dev/null
-    q -c "SELECT etop_internal.qbr_run_job(j.id) FROM etop_internal.job_claim() j" >/dev/null
+    # run here, or by the QBR worker if it serves this database (the insert wakes it)
+    q -c "SELECT etop_internal.qbr_run_job(j.id) FROM etop_internal.job_claim() j WHERE j.id IS NOT NULL" >/dev/null
+    wait_for 30 "SELECT count(*) - $EVENTS_BEFORE = 1 FROM etop.qbr_events WHERE event = 'draft_ready'" || true
     expect "$FROM: a QBR after the upgrade records its draft_ready event" \
         "$(q -c "SELECT count(*) - $EVENTS_BEFORE FROM etop.qbr_events WHERE event = 'draft_ready'")" "1"
     expect "$FROM: the card's unqualified etop_scores(id) works after the upgrade" \
