@@ -2403,3 +2403,1153 @@ BEGIN
     EXECUTE format('GRANT EXECUTE ON FUNCTION %I.etop_scores(integer, date) TO etop_admin, etop_am, etop_reader', '@extschema@');
 END
 $entry$;
+
+-- vendor: vendors that misbehave fail clearly (docs/sync.md, docs/adapters.md).
+-- Field kinds int32 (ConnectWise and Immy.Bot ids: 1e30 is no id) and string_id
+-- (Graph ids: the number 12345 is no id); ConnectWise records of companies
+-- that are not synced are skipped by default (unknown_companies = "skip") and
+-- counted as record_counts.skipped_unknown_company.
+
+CREATE OR REPLACE FUNCTION etop_internal.sync_kind_ok(v jsonb, kind text) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    -- v is looked at once (the CASE's test), so with a constant kind the
+    -- inlined expression costs one lookup and a comparison or two
+    SELECT CASE coalesce(jsonb_typeof(v), 'null')
+           WHEN 'null' THEN right(kind, 1) <> '!'
+           WHEN 'string' THEN CASE rtrim(kind, '!')
+                WHEN 'string' THEN true WHEN 'any' THEN true
+                WHEN 'timestamp' THEN etop_internal.sync_is_timestamp(v #>> '{}')
+                                      OR right(kind, 1) <> '!' AND (v #>> '{}') = ''
+                WHEN 'id' THEN btrim(v #>> '{}') <> ''
+                WHEN 'string_id' THEN btrim(v #>> '{}') <> ''
+                ELSE false END
+           WHEN 'number' THEN CASE rtrim(kind, '!')
+                WHEN 'number' THEN true WHEN 'any' THEN true
+                WHEN 'int' THEN (v #>> '{}') ~ '^-?\d+$'
+                WHEN 'int32' THEN CASE WHEN (v #>> '{}') ~ '^-?\d{1,10}$'
+                                       THEN (v #>> '{}')::bigint BETWEEN -2147483648 AND 2147483647
+                                       ELSE false END
+                WHEN 'id' THEN (v #>> '{}') ~ '^-?\d+$'
+                ELSE false END
+           WHEN 'boolean' THEN rtrim(kind, '!') IN ('boolean', 'any')
+           WHEN 'object' THEN rtrim(kind, '!') IN ('object', 'any')
+           WHEN 'array' THEN rtrim(kind, '!') IN ('array', 'any')
+           ELSE false END
+$$;
+
+COMMENT ON FUNCTION etop_internal.sync_kind_ok(jsonb, text) IS
+    'Whether a vendor JSON value has the expected kind (string, number, int, int32, boolean, object, array, timestamp, id, string_id, any; ! = required)';
+
+CREATE OR REPLACE FUNCTION etop.sync_validate(p_run bigint, p_vendor text, p_endpoints text[],
+                                   p_id text, p_fields jsonb,
+                                   p_nested text DEFAULT NULL, p_nested_id text DEFAULT NULL,
+                                   p_hint text DEFAULT NULL,
+                                   OUT records bigint, OUT duplicates bigint)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+-- (a Memoize node keyed on whole records would hash every record)
+SET enable_memoize = off AS $$
+DECLARE
+    bad record;
+    bad_page record;
+    first_bad jsonb;
+    extract_list text;
+    check_expr text;
+    bad_pos integer[];
+    bad_endpoint text;
+    got text;
+    want text;
+    hint text := coalesce(p_hint || ' ', '')
+                 || 'The sync run fails as a whole and changes no normalized row; the vendor pages '
+                 'stay in etop.sync_pages for diagnosis.';
+BEGIN
+    -- Pages must hold an array of records.
+    SELECT p.endpoint, p.page, jsonb_typeof(p.payload) AS t INTO bad_page
+      FROM etop.sync_pages p
+     WHERE p.run_id = p_run AND p.endpoint LIKE ANY (p_endpoints)
+       AND etop_internal.sync_page_records(p.payload) IS NULL
+     ORDER BY p.endpoint, p.page LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION '% % page %: the payload is a JSON %, not the array of records',
+                        p_vendor, bad_page.endpoint, bad_page.page, bad_page.t
+            USING ERRCODE = 'invalid_parameter_value', HINT = hint;
+    END IF;
+
+    -- Records are objects with the fields the specification asks for.  The
+    -- check is generated SQL: each field's value is extracted once per record
+    -- (v1, v2, ...), and each check has a constant kind, which the planner
+    -- folds to a comparison or two.  One pass counts the records and finds
+    -- the first bad one; only that record is then examined field by field
+    -- for the message.
+    SELECT string_agg(format('%s AS v%s', etop_internal.sync_json_path('x', f.key), f.n), ', ' ORDER BY f.n),
+           string_agg(format('etop_internal.sync_kind_ok(y.v%s, %L)', f.n, f.value), E'\n AND ' ORDER BY f.n)
+      INTO extract_list, check_expr
+      FROM (SELECT key, value, row_number() OVER (ORDER BY length(key), key) AS n
+              FROM jsonb_each_text(p_fields)) f;
+    IF p_nested IS NULL THEN
+        EXECUTE format($q$
+            SELECT count(*), count(*) - count(DISTINCT r.id),
+                   (array_agg(ARRAY[r.page, r.item] ORDER BY r.endpoint, r.page, r.item)
+                        FILTER (WHERE NOT r.ok))[1:1],
+                   (array_agg(r.endpoint ORDER BY r.endpoint, r.page, r.item) FILTER (WHERE NOT r.ok))[1]
+              FROM (SELECT s.endpoint, s.page, s.item, (s.rec #> %L)::text COLLATE "C" AS id,
+                           jsonb_typeof(s.rec) = 'object' AND %s AS ok
+                      FROM etop.sync_records($1, $2) s
+                     CROSS JOIN LATERAL (SELECT %s FROM (SELECT s.rec AS x) x0 OFFSET 0) y) r$q$,
+            string_to_array(p_id, '.'), coalesce(check_expr, 'true'), coalesce(extract_list, '1 AS v0'))
+            INTO records, duplicates, bad_pos, bad_endpoint USING p_run, p_endpoints;
+    ELSE
+        EXECUTE format($q$
+            SELECT count(*), 0,
+                   (array_agg(ARRAY[r.page, r.item] ORDER BY r.endpoint, r.page, r.item, r.pos)
+                        FILTER (WHERE NOT r.ok))[1:1],
+                   (array_agg(r.endpoint ORDER BY r.endpoint, r.page, r.item, r.pos) FILTER (WHERE NOT r.ok))[1]
+              FROM (SELECT s.endpoint, s.page, s.item, e.pos,
+                           jsonb_typeof(e.x) = 'object' AND %s AS ok
+                      FROM etop.sync_records($1, $2) s
+                     CROSS JOIN LATERAL jsonb_array_elements(
+                           CASE WHEN jsonb_typeof(s.rec -> %L) = 'array' THEN s.rec -> %L ELSE '[]' END)
+                           WITH ORDINALITY e(x, pos)
+                     CROSS JOIN LATERAL (SELECT %s FROM (SELECT e.x) x0 OFFSET 0) y) r$q$,
+            coalesce(check_expr, 'true'), p_nested, p_nested, coalesce(extract_list, '1 AS v0'))
+            INTO records, duplicates, bad_pos, bad_endpoint USING p_run, p_endpoints;
+    END IF;
+    IF bad_pos IS NULL THEN
+        RETURN;
+    END IF;
+
+    -- The bad record: which field, in the order of the specification's keys.
+    WITH f AS (SELECT key, value AS kind, string_to_array(key, '.') AS path FROM jsonb_each_text(p_fields))
+    SELECT jsonb_build_object(
+               'endpoint', r.endpoint, 'page', r.page, 'item', r.item, 'type', jsonb_typeof(el.x),
+               'label', CASE WHEN jsonb_typeof(r.rec) = 'object'
+                             THEN etop_internal.sync_record_label(r.rec #> string_to_array(p_id, '.'), r.page, r.item)
+                             ELSE format('#%s on page %s', r.item, r.page) END
+                        || CASE WHEN p_nested IS NULL THEN ''
+                                ELSE format(' %s[%s]', p_nested, el.pos - 1)
+                                     || coalesce(' (' || (el.x #>> string_to_array(p_nested_id, '.')) || ')', '') END,
+               'field', b.key, 'kind', b.kind, 'v', b.v)
+      INTO first_bad
+      FROM etop.sync_records(p_run, ARRAY[bad_endpoint]) r
+     CROSS JOIN LATERAL (SELECT r.rec AS x, 0::bigint AS pos WHERE p_nested IS NULL
+                         UNION ALL
+                         SELECT e.x, e.pos
+                           FROM jsonb_array_elements(CASE WHEN p_nested IS NOT NULL
+                                                               AND jsonb_typeof(r.rec -> p_nested) = 'array'
+                                                          THEN r.rec -> p_nested ELSE '[]' END)
+                                WITH ORDINALITY e(x, pos)) el
+     CROSS JOIN LATERAL (
+           SELECT f.key, f.kind, el.x #> f.path AS v FROM f
+            WHERE jsonb_typeof(el.x) <> 'object' OR NOT etop_internal.sync_kind_ok(el.x #> f.path, f.kind)
+            ORDER BY length(f.key), f.key LIMIT 1) b
+     WHERE r.page = bad_pos[1][1] AND r.item = bad_pos[1][2]
+     ORDER BY el.pos LIMIT 1;
+    IF first_bad IS NULL THEN         -- cannot happen; never let a bad record through
+        RAISE EXCEPTION '% % record #% on page %: does not match its specification', p_vendor,
+                        bad_endpoint, bad_pos[1][2], bad_pos[1][1]
+            USING ERRCODE = 'invalid_parameter_value', HINT = hint;
+    END IF;
+    IF first_bad ->> 'type' <> 'object' THEN
+        RAISE EXCEPTION '% % record %: is a JSON %, not an object', p_vendor, first_bad ->> 'endpoint',
+                        first_bad ->> 'label', first_bad ->> 'type'
+            USING ERRCODE = 'invalid_parameter_value', HINT = hint;
+    END IF;
+    SELECT * INTO bad FROM jsonb_to_record(first_bad)
+        AS x(endpoint text, page integer, item integer, label text, field text, kind text, v jsonb);
+    want := CASE rtrim(bad.kind, '!')
+            WHEN 'string' THEN 'a string' WHEN 'number' THEN 'a number'
+            WHEN 'int' THEN 'an integer' WHEN 'int32' THEN 'an integer from -2147483648 to 2147483647'
+            WHEN 'string_id' THEN 'a non-empty string' WHEN 'boolean' THEN 'true or false'
+            WHEN 'object' THEN 'an object' WHEN 'array' THEN 'an array'
+            WHEN 'timestamp' THEN 'an ISO 8601 timestamp string'
+            WHEN 'id' THEN 'a non-empty string or an integer'
+            ELSE bad.kind END;
+    IF bad.v IS NULL OR jsonb_typeof(bad.v) = 'null' THEN
+        RAISE EXCEPTION '% % record %: required field "%" is %', p_vendor, bad.endpoint, bad.label,
+                        bad.field, CASE WHEN bad.v IS NULL THEN 'missing' ELSE 'null' END
+            USING ERRCODE = 'null_value_not_allowed',
+                  DETAIL = format('Page %s, record %s of the page; expected %s.', bad.page, bad.item, want),
+                  HINT = hint;
+    END IF;
+    got := CASE jsonb_typeof(bad.v)
+           WHEN 'string' THEN format('a string (%s)', left(bad.v::text, 60))
+           WHEN 'number' THEN format('a number (%s)', left(bad.v::text, 60))
+           WHEN 'boolean' THEN format('a boolean (%s)', bad.v::text)
+           WHEN 'object' THEN 'an object' WHEN 'array' THEN 'an array' END;
+    IF rtrim(bad.kind, '!') = 'timestamp' AND jsonb_typeof(bad.v) = 'string' THEN
+        RAISE EXCEPTION '% % record %: field "%" is not a valid timestamp: %', p_vendor,
+                        bad.endpoint, bad.label, bad.field, left(bad.v::text, 60)
+            USING ERRCODE = 'invalid_datetime_format',
+                  DETAIL = format('Page %s, record %s of the page; expected %s.', bad.page, bad.item, want),
+                  HINT = hint;
+    END IF;
+    RAISE EXCEPTION '% % record %: field "%" is %, expected %', p_vendor, bad.endpoint, bad.label,
+                    bad.field, got, want
+        USING ERRCODE = 'invalid_parameter_value',
+              DETAIL = format('Page %s, record %s of the page.', bad.page, bad.item),
+              HINT = hint;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION etop.normalize_connectwise(run_id bigint) RETURNS jsonb
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_column
+DECLARE
+    v_run      bigint := normalize_connectwise.run_id;
+    v_vendor   constant text := 'ConnectWise';
+    v_opts     jsonb;
+    v_as_of    date;
+    v_skip     boolean;      -- options.unknown_companies = 'skip'
+    v_default_tz text;
+    v_site_tz  jsonb;
+    v_company_tz jsonb;
+    v_bh_start time;
+    v_bh_end   time;
+    v_bh_days  int[];
+    v_fk_hint  constant text := 'Sync company/companies in the same run, or set connection option '
+                                'unknown_companies to "skip" (the default) to leave out and count records of companies etop does not know.';
+    n_clients bigint := 0; n_sites bigint := 0; n_contacts bigint := 0; n_agreements bigint := 0;
+    n_devices bigint := 0; n_tickets bigint := 0;
+    s_contacts bigint := 0; s_other bigint := 0;
+    d_companies boolean; d_sites boolean; d_contacts boolean; d_agreements boolean;
+    d_devices boolean; d_tickets boolean;   -- a record delivered twice in the run
+    ep_sites constant text[] := ARRAY['company/sites', 'company/companies/%/sites'];
+    result jsonb;
+BEGIN
+    -- ConnectWise and Immy.Bot both decide which device a serial number is:
+    -- one at a time (until the sync's transaction ends), so two syncs
+    -- finishing together cannot both create the device.
+    PERFORM pg_advisory_xact_lock(1702129520, 1);    -- 'etop', devices
+    v_opts := etop.sync_run_options(v_run);
+    SELECT (coalesce(r.started_at, r.queued_at) AT TIME ZONE 'UTC')::date INTO v_as_of
+      FROM etop.sync_runs r WHERE r.id = v_run;
+
+    -- Options, checked before anything is written.
+    IF v_opts ? 'unknown_companies' AND coalesce(v_opts ->> 'unknown_companies', '') NOT IN ('error', 'skip') THEN
+        RAISE EXCEPTION 'connection option unknown_companies must be "error" or "skip", not %',
+                        v_opts -> 'unknown_companies' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- a configuration (ticket, ...) of a former client is normal data: skipped
+    -- and counted by default; "error" makes it fail the run
+    v_skip := coalesce(v_opts ->> 'unknown_companies', 'skip') = 'skip';
+    IF v_opts ? 'time_zone' THEN
+        v_default_tz := etop_internal.cw_time_zone(v_opts ->> 'time_zone', v_opts);
+        IF v_default_tz IS NULL THEN
+            RAISE EXCEPTION 'connection option time_zone % is not a time zone PostgreSQL knows',
+                            v_opts -> 'time_zone'
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'Use an IANA name such as "America/New_York" (SELECT name FROM pg_timezone_names).';
+        END IF;
+    END IF;
+    v_default_tz := coalesce(v_default_tz, 'UTC');
+    BEGIN
+        v_bh_start := coalesce(v_opts -> 'business_hours' ->> 'start', '08:00')::time;
+        v_bh_end := coalesce(v_opts -> 'business_hours' ->> 'end', '18:00')::time;
+        v_bh_days := coalesce(ARRAY(SELECT jsonb_array_elements_text(v_opts -> 'business_hours' -> 'days'))::int[],
+                              '{1,2,3,4,5}');
+        IF cardinality(v_bh_days) = 0 THEN
+            v_bh_days := '{1,2,3,4,5}';
+        END IF;
+    EXCEPTION WHEN data_exception OR invalid_text_representation OR datatype_mismatch
+                   OR invalid_parameter_value THEN
+        RAISE EXCEPTION 'connection option business_hours % is not {"start": "HH:MM", "end": "HH:MM", "days": [1..7]}',
+                        v_opts -> 'business_hours' USING ERRCODE = 'invalid_parameter_value';
+    END;
+
+    -- Every record is checked before anything is written.
+    SELECT records, duplicates > 0 INTO n_clients, d_companies
+      FROM etop.sync_validate(v_run, v_vendor, '{company/companies}', 'id', $j${
+        "id": "int32!", "name": "string!", "identifier": "string", "market": "object", "market.name": "string",
+        "timeZoneSetup": "object", "timeZoneSetup.name": "string", "_info": "object",
+        "_info.lastUpdated": "timestamp"}$j$);
+    SELECT records, duplicates > 0 INTO n_sites, d_sites
+      FROM etop.sync_validate(v_run, v_vendor, ep_sites, 'id', $j${
+        "id": "int32!", "name": "string", "company": "object", "company.id": "int32",
+        "addressLine1": "string", "addressLine2": "string", "city": "string", "zip": "string",
+        "stateReference": "object", "stateReference.identifier": "string", "country": "object",
+        "country.name": "string", "timeZone": "object", "timeZone.name": "string"}$j$);
+    SELECT records, duplicates > 0 INTO n_contacts, d_contacts
+      FROM etop.sync_validate(v_run, v_vendor, '{company/contacts}', 'id', $j${
+        "id": "int32!", "firstName": "string", "lastName": "string", "title": "string",
+        "company": "object", "company.id": "int32", "communicationItems": "array",
+        "defaultPhoneNbr": "string", "types": "array"}$j$);
+    SELECT records, duplicates > 0 INTO n_agreements, d_agreements
+      FROM etop.sync_validate(v_run, v_vendor, '{finance/agreements}', 'id', $j${
+        "id": "int32!", "name": "string", "type": "object", "type.name": "string",
+        "company": "object!", "company.id": "int32!", "billAmount": "number", "billingCycle": "object",
+        "billingCycle.name": "string", "startDate": "timestamp", "endDate": "timestamp",
+        "noEndingDateFlag": "boolean", "cancelledFlag": "boolean", "dateCancelled": "timestamp",
+        "oneTimeFlag": "boolean", "_info": "object", "_info.lastUpdated": "timestamp"}$j$);
+    SELECT records, duplicates > 0 INTO n_devices, d_devices
+      FROM etop.sync_validate(v_run, v_vendor, '{company/configurations}', 'id', $j${
+        "id": "int32!", "name": "string!", "type": "object", "type.name": "string",
+        "company": "object!", "company.id": "int32!", "site": "object", "site.id": "int32",
+        "serialNumber": "string", "modelNumber": "string", "manufacturer": "object",
+        "manufacturer.name": "string", "osType": "string", "purchaseDate": "timestamp",
+        "warrantyExpirationDate": "timestamp", "_info": "object", "_info.lastUpdated": "timestamp"}$j$);
+    SELECT records, duplicates > 0 INTO n_tickets, d_tickets
+      FROM etop.sync_validate(v_run, v_vendor, '{service/tickets}', 'id', $j${
+        "id": "int32!", "summary": "string!", "company": "object!", "company.id": "int32!",
+        "site": "object", "site.id": "int32", "board": "object", "board.name": "string",
+        "type": "object", "type.name": "string", "subType": "object", "subType.name": "string",
+        "priority": "object", "priority.name": "string", "priority.sort": "int",
+        "status": "object", "status.name": "string", "actualHours": "number",
+        "isInSla": "boolean", "closedFlag": "boolean", "closedDate": "timestamp",
+        "configurations": "array", "_info": "object!", "_info.dateEntered": "timestamp!",
+        "_info.lastUpdated": "timestamp"}$j$);
+
+    -- Clients (company/companies).  Segment, compliance and last QBR date are
+    -- the MSP's, never overwritten; MRR and agreement dates follow the
+    -- agreements below.
+    WITH src AS (
+        SELECT r.rec
+          FROM etop.sync_latest(v_run, '{company/companies}', d_companies) r)
+    INSERT INTO etop.clients AS c (external_id, source, name, industry)
+    SELECT rec ->> 'id', 'connectwise',
+           left(coalesce(nullif(btrim(rec ->> 'name'), ''), nullif(btrim(rec ->> 'identifier'), ''),
+                         'ConnectWise company ' || (rec ->> 'id')), 255),
+           left(nullif(btrim(rec -> 'market' ->> 'name'), ''), 100)
+      FROM src
+    ON CONFLICT (source, external_id) DO UPDATE
+       SET name = excluded.name, industry = coalesce(excluded.industry, c.industry), updated_at = now()
+     WHERE (c.name, c.industry) IS DISTINCT FROM (excluded.name, coalesce(excluded.industry, c.industry));
+    SELECT count(DISTINCT r.rec ->> 'id') INTO n_clients FROM etop.sync_records(v_run, '{company/companies}') r;
+
+    -- Time zones for after-hours: the ticket's site's, else its company's,
+    -- else options.time_zone, else UTC.
+    SELECT coalesce(jsonb_object_agg(s.id, s.tz) FILTER (WHERE s.tz IS NOT NULL), '{}') INTO v_site_tz
+      FROM (SELECT x.id, etop_internal.cw_time_zone(x.tzname, v_opts) AS tz
+              FROM (SELECT r.rec ->> 'id' AS id, r.rec -> 'timeZone' ->> 'name' AS tzname
+                      FROM etop.sync_latest(v_run, ep_sites, d_sites) r) x) s;
+    SELECT coalesce(jsonb_object_agg(s.id, s.tz) FILTER (WHERE s.tz IS NOT NULL), '{}') INTO v_company_tz
+      FROM (SELECT x.id, etop_internal.cw_time_zone(x.tzname, v_opts) AS tz
+              FROM (SELECT r.rec ->> 'id' AS id,
+                           r.rec -> 'timeZoneSetup' ->> 'name' AS tzname
+                      FROM etop.sync_latest(v_run, '{company/companies}', d_companies) r) x) s;
+
+    -- Sites.
+    PERFORM etop_internal.cw_move_records(v_run, 'sites', ep_sites);
+    WITH src AS (
+        SELECT r.endpoint, r.rec,
+               coalesce(r.rec -> 'company' ->> 'id',
+                        substring(r.endpoint FROM '^company/companies/(\d+)/sites$')) AS company
+          FROM etop.sync_latest(v_run, ep_sites, d_sites) r),
+    res AS (
+        SELECT s.rec, CASE WHEN c.id IS NULL AND v_skip AND s.company IS NOT NULL THEN NULL
+                           ELSE coalesce(c.id, etop.sync_fail(v_vendor, s.endpoint, s.rec ->> 'id',
+                                    CASE WHEN s.company IS NULL THEN 'has no company'
+                                         ELSE format('refers to company %s, which is neither in this sync run nor in etop.clients', s.company) END,
+                                    'foreign_key_violation', v_fk_hint)) END AS client_id
+          FROM src s LEFT JOIN etop.clients c ON c.source = 'connectwise' AND c.external_id = s.company),
+    up AS (
+        INSERT INTO etop.sites AS t (client_id, source, external_id, name, address)
+        SELECT client_id, 'connectwise', rec ->> 'id', left(nullif(btrim(rec ->> 'name'), ''), 255),
+               nullif(concat_ws(', ', nullif(btrim(rec ->> 'addressLine1'), ''), nullif(btrim(rec ->> 'addressLine2'), ''),
+                                nullif(btrim(rec ->> 'city'), ''),
+                                nullif(concat_ws(' ', nullif(btrim(rec -> 'stateReference' ->> 'identifier'), ''),
+                                                 nullif(btrim(rec ->> 'zip'), '')), ''),
+                                nullif(btrim(rec -> 'country' ->> 'name'), '')), '')
+          FROM res WHERE client_id IS NOT NULL
+        ON CONFLICT (client_id, source, external_id) DO UPDATE
+           SET name = excluded.name, address = excluded.address, updated_at = now()
+         WHERE (t.name, t.address) IS DISTINCT FROM (excluded.name, excluded.address))
+    SELECT count(*) FILTER (WHERE client_id IS NOT NULL), count(*) FILTER (WHERE client_id IS NULL)
+      INTO n_sites, s_other FROM res;
+
+    -- Contacts.  Contacts of no company (vendors, prospects) are left out.
+    PERFORM etop_internal.cw_move_records(v_run, 'contacts', '{company/contacts}');
+    WITH src AS (
+        SELECT r.endpoint, r.rec, r.rec -> 'company' ->> 'id' AS company
+          FROM etop.sync_latest(v_run, '{company/contacts}', d_contacts) r),
+    res AS (
+        SELECT s.rec, s.company,
+               CASE WHEN s.company IS NULL OR (c.id IS NULL AND v_skip) THEN NULL
+                    ELSE coalesce(c.id, etop.sync_fail(v_vendor, s.endpoint, s.rec ->> 'id',
+                             format('refers to company %s, which is neither in this sync run nor in etop.clients', s.company),
+                             'foreign_key_violation', v_fk_hint)) END AS client_id
+          FROM src s LEFT JOIN etop.clients c ON c.source = 'connectwise' AND c.external_id = s.company),
+    up AS (
+        INSERT INTO etop.contacts AS t (client_id, source, external_id, name, role, email, phone)
+        SELECT client_id, 'connectwise', rec ->> 'id',
+               left(nullif(btrim(concat_ws(' ', btrim(rec ->> 'firstName'), btrim(rec ->> 'lastName'))), ''), 255),
+               left(coalesce(nullif(btrim(rec ->> 'title'), ''),
+                             CASE WHEN jsonb_typeof(rec -> 'types' -> 0 -> 'name') = 'string'
+                                  THEN nullif(btrim(rec -> 'types' -> 0 ->> 'name'), '') END), 100),
+               left((SELECT btrim(ci ->> 'value')
+                       FROM jsonb_array_elements(CASE WHEN jsonb_typeof(rec -> 'communicationItems') = 'array'
+                                                      THEN rec -> 'communicationItems' ELSE '[]' END)
+                            WITH ORDINALITY x(ci, o)
+                      WHERE jsonb_typeof(ci -> 'value') = 'string' AND ci ->> 'value' LIKE '%_@_%'
+                        AND (ci ->> 'communicationType' = 'Email' OR ci -> 'type' ->> 'name' ILIKE '%mail%')
+                      ORDER BY coalesce(ci -> 'defaultFlag' = 'true', false) DESC, o LIMIT 1), 255),
+               left(coalesce(nullif(btrim(rec ->> 'defaultPhoneNbr'), ''),
+                             (SELECT btrim(ci ->> 'value')
+                                FROM jsonb_array_elements(CASE WHEN jsonb_typeof(rec -> 'communicationItems') = 'array'
+                                                               THEN rec -> 'communicationItems' ELSE '[]' END)
+                                     WITH ORDINALITY x(ci, o)
+                               WHERE jsonb_typeof(ci -> 'value') = 'string' AND ci ->> 'communicationType' = 'Phone'
+                               ORDER BY coalesce(ci -> 'defaultFlag' = 'true', false) DESC, o LIMIT 1)), 50)
+          FROM res WHERE client_id IS NOT NULL
+        ON CONFLICT (client_id, source, external_id) DO UPDATE
+           SET name = excluded.name, role = excluded.role, email = excluded.email, phone = excluded.phone,
+               updated_at = now()
+         WHERE (t.name, t.role, t.email, t.phone)
+               IS DISTINCT FROM (excluded.name, excluded.role, excluded.email, excluded.phone))
+    SELECT count(*) FILTER (WHERE client_id IS NOT NULL), count(*) FILTER (WHERE client_id IS NULL)
+      INTO n_contacts, s_contacts FROM res;
+
+    -- Agreements.  MRR is the bill amount per month (billing cycle); a
+    -- cancelled agreement ends on its cancellation date.
+    PERFORM etop_internal.cw_move_records(v_run, 'agreements', '{finance/agreements}');
+    WITH src AS (
+        SELECT r.endpoint, r.rec, r.rec -> 'company' ->> 'id' AS company
+          FROM etop.sync_latest(v_run, '{finance/agreements}', d_agreements) r),
+    res AS (
+        SELECT s.rec, CASE WHEN c.id IS NULL AND v_skip THEN NULL
+                           ELSE coalesce(c.id, etop.sync_fail(v_vendor, s.endpoint, s.rec ->> 'id',
+                                    format('refers to company %s, which is neither in this sync run nor in etop.clients', s.company),
+                                    'foreign_key_violation', v_fk_hint)) END AS client_id,
+               etop.sync_date(s.rec ->> 'startDate') AS start_date,
+               CASE WHEN s.rec -> 'cancelledFlag' = 'true'
+                    THEN coalesce(least(etop.sync_date(s.rec ->> 'dateCancelled'), etop.sync_date(s.rec ->> 'endDate')),
+                                  etop.sync_date(s.rec ->> 'endDate'))
+                    WHEN s.rec -> 'noEndingDateFlag' = 'true' THEN NULL
+                    ELSE etop.sync_date(s.rec ->> 'endDate') END AS end_date,
+               CASE WHEN s.rec -> 'oneTimeFlag' = 'true' THEN NULL
+                    ELSE round((s.rec ->> 'billAmount')::numeric *
+                               CASE lower(regexp_replace(coalesce(s.rec -> 'billingCycle' ->> 'name', 'Monthly'),
+                                                         '[^A-Za-z]', '', 'g'))
+                                    WHEN 'monthly' THEN 1.0 WHEN 'quarterly' THEN 1.0 / 3
+                                    WHEN 'semiannual' THEN 1.0 / 6 WHEN 'semiannually' THEN 1.0 / 6
+                                    WHEN 'biannual' THEN 1.0 / 6 WHEN 'biannually' THEN 1.0 / 6
+                                    WHEN 'annual' THEN 1.0 / 12 WHEN 'annually' THEN 1.0 / 12
+                                    WHEN 'yearly' THEN 1.0 / 12 WHEN 'weekly' THEN 52.0 / 12
+                                    WHEN 'biweekly' THEN 26.0 / 12 END, 2) END AS mrr
+          FROM src s LEFT JOIN etop.clients c ON c.source = 'connectwise' AND c.external_id = s.company),
+    up AS (
+        INSERT INTO etop.agreements AS t (client_id, source, external_id, name, type, mrr, term_months,
+                                         start_date, end_date)
+        SELECT client_id, 'connectwise', rec ->> 'id', left(nullif(btrim(rec ->> 'name'), ''), 255),
+               left(nullif(btrim(rec -> 'type' ->> 'name'), ''), 100), mrr,
+               CASE WHEN end_date >= start_date
+                    THEN (SELECT (extract(year FROM a) * 12 + extract(month FROM a))::int
+                            FROM age(end_date + 1, start_date) a) END,
+               start_date, end_date
+          FROM res WHERE client_id IS NOT NULL
+        ON CONFLICT (client_id, source, external_id) DO UPDATE
+           SET name = excluded.name, type = excluded.type, mrr = excluded.mrr,
+               term_months = excluded.term_months, start_date = excluded.start_date,
+               end_date = excluded.end_date, updated_at = now()
+         WHERE (t.name, t.type, t.mrr, t.term_months, t.start_date, t.end_date)
+               IS DISTINCT FROM (excluded.name, excluded.type, excluded.mrr, excluded.term_months,
+                                 excluded.start_date, excluded.end_date))
+    SELECT count(*) FILTER (WHERE client_id IS NOT NULL), s_other + count(*) FILTER (WHERE client_id IS NULL)
+      INTO n_agreements, s_other FROM res;
+
+    -- Client MRR and agreement dates from the agreements in effect on the
+    -- run's date (all of a client's agreements, not only this run's): MRR is
+    -- their sum (0 when none is in effect), the dates span them (an open-ended
+    -- one leaves agreement_end NULL); with none in effect the dates span all
+    -- agreements.  Clients without any agreement keep what they had.
+    WITH touched AS (
+        SELECT c.id FROM etop.clients c
+         WHERE c.source = 'connectwise'
+           AND c.external_id IN (SELECT r.rec ->> 'id' FROM etop.sync_records(v_run, '{company/companies}') r
+                                 UNION
+                                 SELECT r.rec -> 'company' ->> 'id' FROM etop.sync_records(v_run, '{finance/agreements}') r)),
+    agg AS (
+        SELECT a.client_id,
+               bool_or(e) AS any_in_effect,
+               coalesce(sum(a.mrr) FILTER (WHERE e), 0) AS mrr,
+               min(a.start_date) FILTER (WHERE e) AS eff_start,
+               CASE WHEN bool_or(e AND a.end_date IS NULL) THEN NULL
+                    ELSE max(a.end_date) FILTER (WHERE e) END AS eff_end,
+               min(a.start_date) AS all_start,
+               CASE WHEN bool_or(a.end_date IS NULL) THEN NULL ELSE max(a.end_date) END AS all_end
+          FROM etop.agreements a
+         CROSS JOIN LATERAL (SELECT coalesce(a.start_date <= v_as_of, true)
+                                    AND coalesce(a.end_date >= v_as_of, true) AS e) x
+         WHERE a.client_id IN (SELECT id FROM touched)
+         GROUP BY a.client_id)
+    UPDATE etop.clients c
+       SET mrr = agg.mrr,
+           agreement_start = CASE WHEN agg.any_in_effect THEN agg.eff_start ELSE agg.all_start END,
+           agreement_end = CASE WHEN agg.any_in_effect THEN agg.eff_end ELSE agg.all_end END,
+           updated_at = now()
+      FROM agg
+     WHERE c.id = agg.client_id
+       AND (c.mrr, c.agreement_start, c.agreement_end) IS DISTINCT FROM
+           (agg.mrr, CASE WHEN agg.any_in_effect THEN agg.eff_start ELSE agg.all_start END,
+                     CASE WHEN agg.any_in_effect THEN agg.eff_end ELSE agg.all_end END);
+
+    -- Configurations -> devices.  A device Immy.Bot created earlier with the
+    -- same serial number becomes this configuration's row (never a second
+    -- device); its Immy.Bot reference then says matched on serial number.
+    PERFORM etop_internal.cw_move_records(v_run, 'devices', '{company/configurations}');
+    WITH cfg AS (
+        SELECT r.rec ->> 'id' AS ext, c.id AS client_id,
+               etop.serial_key(r.rec ->> 'serialNumber') AS sk
+          FROM etop.sync_latest(v_run, '{company/configurations}', d_devices) r
+          JOIN etop.clients c ON c.source = 'connectwise' AND c.external_id = r.rec -> 'company' ->> 'id'),
+    cand AS (
+        SELECT DISTINCT ON (d.id) d.id, x.ext
+          FROM (SELECT DISTINCT ON (cfg.ext) cfg.ext, d.id AS device_id
+                  FROM cfg JOIN etop.devices d
+                    ON d.client_id = cfg.client_id AND d.source = 'immy' AND etop.serial_key(d.serial_number) = cfg.sk
+                 WHERE cfg.sk IS NOT NULL
+                   AND NOT EXISTS (SELECT 1 FROM etop.devices y WHERE y.client_id = cfg.client_id
+                                      AND y.source = 'connectwise' AND y.external_id = cfg.ext)
+                 ORDER BY cfg.ext, d.id) x
+          JOIN etop.devices d ON d.id = x.device_id
+         ORDER BY d.id, x.ext),
+    adopted AS (
+        UPDATE etop.devices d SET source = 'connectwise', external_id = cand.ext, updated_at = now()
+          FROM cand WHERE d.id = cand.id
+        RETURNING d.id)
+    UPDATE etop.external_refs r SET matched_on = 'serial_number', updated_at = now()
+      FROM adopted WHERE r.entity = 'device' AND r.source = 'immy' AND r.entity_id = adopted.id;
+
+    WITH src AS (
+        SELECT r.endpoint, r.rec, r.rec -> 'company' ->> 'id' AS company
+          FROM etop.sync_latest(v_run, '{company/configurations}', d_devices) r),
+    res AS (
+        SELECT s.rec, CASE WHEN c.id IS NULL AND v_skip THEN NULL
+                           ELSE coalesce(c.id, etop.sync_fail(v_vendor, s.endpoint, s.rec ->> 'id',
+                                    format('refers to company %s, which is neither in this sync run nor in etop.clients', s.company),
+                                    'foreign_key_violation', v_fk_hint)) END AS client_id
+          FROM src s LEFT JOIN etop.clients c ON c.source = 'connectwise' AND c.external_id = s.company),
+    up AS (
+        INSERT INTO etop.devices AS t (client_id, site_id, source, external_id, name, type, os,
+                                      serial_number, manufacturer, model, purchase_date, warranty_expires)
+        SELECT res.client_id, st.id, 'connectwise', rec ->> 'id', left(btrim(rec ->> 'name'), 255),
+               etop_internal.cw_device_type(rec -> 'type' ->> 'name', rec ->> 'osType', v_opts),
+               left(nullif(btrim(rec ->> 'osType'), ''), 100),
+               left(nullif(btrim(rec ->> 'serialNumber'), ''), 100),
+               left(nullif(btrim(rec -> 'manufacturer' ->> 'name'), ''), 100),
+               left(nullif(btrim(rec ->> 'modelNumber'), ''), 100),
+               etop.sync_date(rec ->> 'purchaseDate'), etop.sync_date(rec ->> 'warrantyExpirationDate')
+          FROM res
+          LEFT JOIN etop.sites st ON st.client_id = res.client_id AND st.source = 'connectwise'
+                                 AND st.external_id = rec -> 'site' ->> 'id'
+         WHERE res.client_id IS NOT NULL
+        ON CONFLICT (client_id, source, external_id) DO UPDATE
+           SET site_id = excluded.site_id, name = excluded.name, type = excluded.type, os = excluded.os,
+               serial_number = excluded.serial_number, manufacturer = excluded.manufacturer,
+               model = excluded.model, purchase_date = excluded.purchase_date,
+               warranty_expires = excluded.warranty_expires, updated_at = now()
+         WHERE (t.site_id, t.name, t.type, t.os, t.serial_number, t.manufacturer, t.model,
+                t.purchase_date, t.warranty_expires)
+               IS DISTINCT FROM (excluded.site_id, excluded.name, excluded.type, excluded.os,
+                                 excluded.serial_number, excluded.manufacturer, excluded.model,
+                                 excluded.purchase_date, excluded.warranty_expires))
+    SELECT count(*) FILTER (WHERE client_id IS NOT NULL), s_other + count(*) FILTER (WHERE client_id IS NULL)
+      INTO n_devices, s_other FROM res;
+
+    -- Tickets.  res holds what the statement needs of each record (not the
+    -- record itself: it is read four times).
+    PERFORM etop_internal.cw_move_records(v_run, 'tickets', '{service/tickets}');
+    WITH res AS (
+        SELECT r.endpoint, r.rec ->> 'id' AS ext,
+               CASE WHEN c.id IS NULL AND v_skip THEN NULL
+                    ELSE coalesce(c.id, etop.sync_fail(v_vendor, r.endpoint, r.rec ->> 'id',
+                             format('refers to company %s, which is neither in this sync run nor in etop.clients',
+                                    r.rec -> 'company' ->> 'id'),
+                             'foreign_key_violation', v_fk_hint)) END AS client_id,
+               r.rec ->> 'summary' AS summary,
+               left(coalesce(nullif(btrim(r.rec -> 'subType' ->> 'name'), ''), nullif(btrim(r.rec -> 'type' ->> 'name'), ''),
+                             nullif(btrim(r.rec -> 'board' ->> 'name'), '')), 100) AS category,
+               r.rec -> 'priority' ->> 'name' AS priority_name, (r.rec -> 'priority' ->> 'sort')::int AS priority_sort,
+               left(nullif(btrim(r.rec -> 'status' ->> 'name'), ''), 50) AS status,
+               (r.rec ->> 'actualHours')::numeric AS hours,
+               r.rec -> 'isInSla' AS in_sla,
+               etop.sync_ts(r.rec -> '_info' ->> 'dateEntered') AS created,
+               coalesce(r.rec -> 'closedFlag' = 'true', jsonb_typeof(r.rec -> 'closedDate') = 'string') AS closed,
+               coalesce(etop.sync_ts(r.rec ->> 'closedDate'), etop.sync_ts(r.rec ->> 'dateResolved')) AS closed_at,
+               coalesce(v_site_tz ->> (r.rec -> 'site' ->> 'id'), v_company_tz ->> (r.rec -> 'company' ->> 'id'),
+                        v_default_tz) AS tz,
+               CASE WHEN jsonb_typeof(r.rec -> 'configurations') = 'array' THEN r.rec -> 'configurations' END AS cfgs
+          FROM etop.sync_latest(v_run, '{service/tickets}', d_tickets) r
+          LEFT JOIN etop.clients c ON c.source = 'connectwise' AND c.external_id = r.rec -> 'company' ->> 'id'),
+    -- the ticket's device: a configuration the record lists, else a device of
+    -- the client named in the summary (words joined on the device name: a
+    -- hash join however many tickets and devices there are)
+    cfgref AS (
+        SELECT res.ext, res.client_id, x.cf ->> 'id' AS cfg_id, x.o
+          FROM res CROSS JOIN LATERAL jsonb_array_elements(res.cfgs) WITH ORDINALITY x(cf, o)
+         WHERE res.client_id IS NOT NULL AND res.cfgs IS NOT NULL AND jsonb_typeof(x.cf) = 'object'),
+    tok AS MATERIALIZED (
+        SELECT res.ext, res.client_id, upper(w.tok) AS word
+          FROM res CROSS JOIN LATERAL regexp_split_to_table(res.summary, '[^A-Za-z0-9_-]+') w(tok)
+         WHERE res.client_id IS NOT NULL AND length(w.tok) >= 3
+           AND upper(w.tok) IN (SELECT upper(d.name) FROM etop.devices d)),
+    prio AS (
+        SELECT p.priority_name, p.priority_sort, etop_internal.cw_priority(p.priority_name, p.priority_sort, v_opts) AS priority
+          FROM (SELECT DISTINCT priority_name, priority_sort FROM res) p),
+    dev AS (
+        SELECT DISTINCT ON (x.ext) x.ext, x.id
+          FROM (SELECT c.ext, d.id, c.o AS rank, 0 AS len
+                  FROM cfgref c JOIN etop.devices d
+                    ON d.client_id = c.client_id AND d.source = 'connectwise' AND d.external_id = c.cfg_id
+                UNION ALL
+                SELECT t.ext, d.id, 1000000, length(d.name)
+                  FROM tok t JOIN etop.devices d ON d.client_id = t.client_id AND upper(d.name) = t.word) x
+         ORDER BY x.ext, x.rank, x.len DESC, x.id),
+    up AS (
+        INSERT INTO etop.tickets AS t (client_id, device_id, source, external_id, summary, category,
+                                      priority, status, hours_spent, sla_met, after_hours,
+                                      created_date, closed_date)
+        SELECT res.client_id, dev.id, 'connectwise', res.ext, res.summary, res.category, prio.priority, res.status,
+               CASE WHEN res.hours NOT BETWEEN 0 AND 99999
+                    THEN etop.sync_fail(v_vendor, res.endpoint, res.ext,
+                                        format('field "actualHours" is %s, expected 0 to 99999 hours', res.hours))::numeric
+                    ELSE round(res.hours, 2) END,
+               -- SLA: a closed ticket's isInSla; an open ticket out of SLA
+               -- already is false; one still within it is not decided (NULL)
+               CASE WHEN jsonb_typeof(res.in_sla) <> 'boolean' THEN NULL
+                    WHEN res.closed THEN res.in_sla = 'true'
+                    WHEN res.in_sla = 'false' THEN false END,
+               extract(isodow FROM res.created AT TIME ZONE res.tz)::int <> ALL (v_bh_days)
+                 OR (res.created AT TIME ZONE res.tz)::time < v_bh_start
+                 OR (res.created AT TIME ZONE res.tz)::time >= v_bh_end,
+               res.created,
+               CASE WHEN res.closed THEN res.closed_at END
+          FROM res LEFT JOIN dev ON dev.ext = res.ext
+          LEFT JOIN prio ON prio.priority_name IS NOT DISTINCT FROM res.priority_name
+                        AND prio.priority_sort IS NOT DISTINCT FROM res.priority_sort
+         WHERE res.client_id IS NOT NULL
+        ON CONFLICT (client_id, source, external_id) DO UPDATE
+           SET device_id = excluded.device_id, summary = excluded.summary, category = excluded.category,
+               priority = excluded.priority, status = excluded.status, hours_spent = excluded.hours_spent,
+               sla_met = excluded.sla_met, after_hours = excluded.after_hours,
+               created_date = excluded.created_date, closed_date = excluded.closed_date,
+               -- closed before, open now: the ticket was reopened
+               reopen_count = t.reopen_count
+                              + CASE WHEN t.closed_date IS NOT NULL AND excluded.closed_date IS NULL THEN 1 ELSE 0 END,
+               updated_at = now()
+         WHERE (t.device_id, t.summary, t.category, t.priority, t.status, t.hours_spent, t.sla_met,
+                t.after_hours, t.created_date, t.closed_date)
+               IS DISTINCT FROM (excluded.device_id, excluded.summary, excluded.category, excluded.priority,
+                                 excluded.status, excluded.hours_spent, excluded.sla_met, excluded.after_hours,
+                                 excluded.created_date, excluded.closed_date))
+    SELECT count(*) FILTER (WHERE client_id IS NOT NULL), s_other + count(*) FILTER (WHERE client_id IS NULL)
+      INTO n_tickets, s_other FROM res;
+
+    result := jsonb_build_object('clients', n_clients, 'sites', n_sites, 'contacts', n_contacts,
+                                 'agreements', n_agreements, 'devices', n_devices, 'tickets', n_tickets);
+    IF s_contacts + s_other > 0 THEN
+        result := result || jsonb_build_object('skipped', jsonb_build_object(
+            'contacts_without_company', s_contacts, 'records_of_unknown_companies', s_other));
+    END IF;
+    IF s_other > 0 THEN
+        result := result || jsonb_build_object('skipped_unknown_company', s_other);
+    END IF;
+    RETURN result;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION etop.normalize_immy(run_id bigint) RETURNS jsonb
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_column
+DECLARE
+    v_run      bigint := normalize_immy.run_id;
+    v_vendor   constant text := 'Immy.Bot';
+    v_opts     jsonb;
+    v_tenants  jsonb;
+    v_tmap     jsonb;
+    v_edr      text;
+    v_patch    text;
+    ep_comp    constant text[] := ARRAY['computers/paged', 'computers'];
+    ep_base    constant text[] := ARRAY['target-assignments', 'baselines'];
+    ep_act     constant text[] := ARRAY['maintenance-actions', 'maintenance-actions/%', 'actions'];
+    n_devices bigint := 0; n_correlated bigint := 0; n_controls bigint := 0;
+    s_unmapped bigint := 0; s_deleted bigint := 0; s_actions bigint := 0;
+    d_comp boolean; d_base boolean;     -- a record delivered twice in the run
+    v_unmapped jsonb;
+    result jsonb;
+BEGIN
+    -- ConnectWise and Immy.Bot both decide which device a serial number is:
+    -- one at a time (until the sync's transaction ends), so two syncs
+    -- finishing together cannot both create the device.
+    PERFORM pg_advisory_xact_lock(1702129520, 1);    -- 'etop', devices
+    v_opts := etop.sync_run_options(v_run);
+    v_edr := coalesce(v_opts ->> 'edr_pattern',
+                      '(defender|edr|crowdstrike|falcon|sentinel ?one|huntress|sophos|bitdefender|'
+                      'malwarebytes|webroot|eset|carbon black|cylance|cortex xdr)');
+    v_patch := coalesce(v_opts ->> 'patch_pattern', '(update|patch)');
+    BEGIN
+        PERFORM '' ~* v_edr, '' ~* v_patch;
+    EXCEPTION WHEN invalid_regular_expression THEN
+        RAISE EXCEPTION 'connection option edr_pattern or patch_pattern is not a valid regular expression: %', SQLERRM
+            USING ERRCODE = 'invalid_parameter_value';
+    END;
+
+    -- Every record is checked before anything is written.
+    PERFORM etop.sync_validate(v_run, v_vendor, '{tenants}', 'id', $j${
+        "id": "int32!", "name": "string", "isMsp": "boolean", "msp": "boolean"}$j$);
+    SELECT duplicates > 0 INTO d_comp
+      FROM etop.sync_validate(v_run, v_vendor, ep_comp, 'id', $j${
+        "id": "int32!", "tenantId": "int32!", "tenantName": "string", "computerName": "string", "name": "string",
+        "serialNumber": "string", "manufacturer": "string", "model": "string", "operatingSystem": "string",
+        "chassisTypes": "array", "domainRole": "int", "lastProviderAgentEventDateUtc": "timestamp",
+        "updatedDate": "timestamp", "deletedAt": "timestamp"}$j$);
+    SELECT duplicates > 0 INTO d_base
+      FROM etop.sync_validate(v_run, v_vendor, ep_base, 'id', $j${
+        "id": "int32!", "maintenanceDisplayName": "string", "maintenanceIdentifier": "string",
+        "maintenanceType": "int", "targetText": "string", "notes": "string", "updatedDateUTC": "timestamp"}$j$);
+    PERFORM etop.sync_validate(v_run, v_vendor, ep_act, 'id', $j${
+        "id": "int32!", "computerId": "int32!", "tenantId": "int32", "tenantName": "string", "assignmentId": "int32",
+        "maintenanceDisplayName": "string", "result": "int", "resultName": "string",
+        "maintenanceTaskGetResult": "string", "startTime": "timestamp", "endTime": "timestamp",
+        "createdDateUTC": "timestamp", "updatedDateUTC": "timestamp", "detectedVersionString": "string"}$j$);
+
+    v_tenants := etop_internal.immy_tenant_clients(v_run, v_opts, ep_comp, ep_act);
+    v_tmap := v_tenants -> 'clients';
+
+    -- Computers -> devices.  A computer is the device its Immy.Bot reference
+    -- already points to, else the client's device with the same serial number
+    -- (case and spaces ignored; a ConnectWise device first), else a new
+    -- device of source 'immy'.  Either way the device is managed (Immy.Bot's
+    -- agent is on it) and the reference (entity 'device', source 'immy',
+    -- external_id = computer id) is recorded.
+    WITH comp AS (
+        SELECT r.rec, r.rec ->> 'id' AS ext,
+               (v_tmap ->> (r.rec ->> 'tenantId'))::int AS client_id,
+               jsonb_typeof(r.rec -> 'deletedAt') = 'string' AND r.rec ->> 'deletedAt' <> '' AS deleted,
+               etop.serial_key(r.rec ->> 'serialNumber') AS sk,
+               left(coalesce(nullif(btrim(r.rec ->> 'computerName'), ''), nullif(btrim(r.rec ->> 'name'), ''),
+                             'Immy.Bot computer ' || (r.rec ->> 'id')), 255) AS name,
+               CASE WHEN (r.rec ->> 'domainRole')::int >= 2 OR r.rec ->> 'operatingSystem' ~* 'server'
+                         OR r.rec -> 'chassisTypes' @> '[23]' OR r.rec -> 'chassisTypes' @> '[17]' THEN 'server'
+                    WHEN r.rec ? 'domainRole' OR r.rec ->> 'operatingSystem' ~* '(windows|mac ?os|os x)'
+                         OR jsonb_array_length(coalesce(CASE WHEN jsonb_typeof(r.rec -> 'chassisTypes') = 'array'
+                                                             THEN r.rec -> 'chassisTypes' END, '[]')) > 0
+                    THEN 'endpoint' END AS type,
+               left(nullif(btrim(regexp_replace(r.rec ->> 'operatingSystem', '^Microsoft\s+', '')), ''), 100) AS os,
+               left(nullif(btrim(r.rec ->> 'serialNumber'), ''), 100) AS serial,
+               left(nullif(btrim(r.rec ->> 'manufacturer'), ''), 100) AS manufacturer,
+               left(nullif(btrim(r.rec ->> 'model'), ''), 100) AS model,
+               etop.sync_ts(r.rec ->> 'lastProviderAgentEventDateUtc') AS seen
+          FROM etop.sync_latest(v_run, ep_comp, d_comp) r),
+    live AS (SELECT * FROM comp WHERE client_id IS NOT NULL AND NOT deleted),
+    byref AS (
+        SELECT x.external_id, d.id, d.client_id, d.source
+          FROM etop.external_refs x JOIN etop.devices d ON d.id = x.entity_id
+         WHERE x.entity = 'device' AND x.source = 'immy' AND x.external_id IN (SELECT ext FROM live)),
+    own AS (
+        SELECT d.external_id, d.id, d.client_id, d.source
+          FROM etop.devices d
+         WHERE d.source = 'immy' AND d.client_id IN (SELECT client_id FROM live)
+           AND d.external_id IN (SELECT ext FROM live)),
+    ds AS (
+        SELECT DISTINCT ON (client_id, sk) client_id, sk, id, source
+          FROM (SELECT d.client_id, etop.serial_key(d.serial_number) AS sk, d.id, d.source
+                  FROM etop.devices d
+                 WHERE d.client_id IN (SELECT client_id FROM live) AND d.serial_number IS NOT NULL) y
+         WHERE sk IS NOT NULL
+         ORDER BY client_id, sk, source = 'connectwise' DESC, id),
+    resolved AS (
+        SELECT live.*,
+               coalesce(byref.id, own.id, ds.id) AS device_id,
+               coalesce(byref.client_id, own.client_id, ds.client_id, live.client_id) AS dev_client,
+               CASE WHEN byref.id IS NOT NULL THEN NULL           -- keep what the reference says
+                    WHEN own.id IS NOT NULL THEN 'created'
+                    WHEN ds.id IS NOT NULL THEN 'serial_number'
+                    ELSE 'created' END AS matched_on
+          FROM live
+          LEFT JOIN byref ON byref.external_id = live.ext
+          LEFT JOIN own ON own.external_id = live.ext AND own.client_id = live.client_id
+          LEFT JOIN ds ON ds.client_id = live.client_id AND ds.sk = live.sk),
+    upd AS (
+        -- devices of another vendor keep their own data and gain what Immy.Bot
+        -- knows; devices Immy.Bot created follow Immy.Bot
+        UPDATE etop.devices d
+           SET managed = true,
+               last_seen = greatest(d.last_seen, u.seen),
+               name = CASE WHEN d.source = 'immy' THEN u.name ELSE d.name END,
+               type = CASE WHEN d.source = 'immy' THEN coalesce(u.type, d.type) ELSE coalesce(d.type, u.type) END,
+               os = CASE WHEN d.source = 'immy' THEN coalesce(u.os, d.os) ELSE coalesce(d.os, u.os) END,
+               serial_number = CASE WHEN d.source = 'immy' THEN coalesce(u.serial, d.serial_number)
+                                    ELSE coalesce(d.serial_number, u.serial) END,
+               manufacturer = CASE WHEN d.source = 'immy' THEN coalesce(u.manufacturer, d.manufacturer)
+                                   ELSE coalesce(d.manufacturer, u.manufacturer) END,
+               model = CASE WHEN d.source = 'immy' THEN coalesce(u.model, d.model) ELSE coalesce(d.model, u.model) END,
+               updated_at = now()
+          FROM (SELECT DISTINCT ON (device_id) * FROM resolved WHERE device_id IS NOT NULL
+                 ORDER BY device_id, seen DESC NULLS LAST, ext) u
+         WHERE d.id = u.device_id
+           AND (NOT d.managed OR d.last_seen IS DISTINCT FROM greatest(d.last_seen, u.seen)
+                OR d.source = 'immy' AND (d.name, d.type, d.os, d.serial_number, d.manufacturer, d.model)
+                                         IS DISTINCT FROM (u.name, coalesce(u.type, d.type), coalesce(u.os, d.os),
+                                                           coalesce(u.serial, d.serial_number),
+                                                           coalesce(u.manufacturer, d.manufacturer),
+                                                           coalesce(u.model, d.model))
+                OR d.source <> 'immy' AND (d.type IS NULL AND u.type IS NOT NULL OR d.os IS NULL AND u.os IS NOT NULL
+                                           OR d.serial_number IS NULL AND u.serial IS NOT NULL
+                                           OR d.manufacturer IS NULL AND u.manufacturer IS NOT NULL
+                                           OR d.model IS NULL AND u.model IS NOT NULL))
+        RETURNING d.id),
+    ins AS (
+        INSERT INTO etop.devices AS t (client_id, source, external_id, name, type, os, managed, last_seen,
+                                      serial_number, manufacturer, model)
+        SELECT client_id, 'immy', ext, name, type, os, true, seen, serial, manufacturer, model
+          FROM resolved WHERE device_id IS NULL
+        ON CONFLICT (client_id, source, external_id) DO UPDATE
+           SET name = excluded.name, type = coalesce(excluded.type, t.type), os = coalesce(excluded.os, t.os),
+               managed = true, last_seen = greatest(t.last_seen, excluded.last_seen),
+               serial_number = coalesce(excluded.serial_number, t.serial_number),
+               manufacturer = coalesce(excluded.manufacturer, t.manufacturer),
+               model = coalesce(excluded.model, t.model), updated_at = now()
+        RETURNING t.id, t.external_id),
+    refs AS (
+        INSERT INTO etop.external_refs AS x (client_id, entity, entity_id, source, external_id, matched_on)
+        SELECT r.dev_client, 'device', coalesce(r.device_id, ins.id), 'immy', r.ext, coalesce(r.matched_on, 'serial_number')
+          FROM resolved r LEFT JOIN ins ON r.device_id IS NULL AND ins.external_id = r.ext
+        ON CONFLICT (entity, source, external_id) DO UPDATE
+           SET client_id = excluded.client_id, entity_id = excluded.entity_id, updated_at = now(),
+               matched_on = CASE WHEN x.entity_id = excluded.entity_id THEN x.matched_on ELSE excluded.matched_on END
+         WHERE (x.client_id, x.entity_id) IS DISTINCT FROM (excluded.client_id, excluded.entity_id))
+    SELECT count(*) FILTER (WHERE client_id IS NOT NULL AND NOT deleted),
+           count(*) FILTER (WHERE client_id IS NULL AND NOT deleted),
+           count(*) FILTER (WHERE deleted)
+      INTO n_devices, s_unmapped, s_deleted FROM comp;
+
+    -- How many of this run's computers are a device another vendor knows.
+    SELECT count(*) INTO n_correlated
+      FROM (SELECT DISTINCT r.rec ->> 'id' AS ext FROM etop.sync_records(v_run, ep_comp) r) c
+      JOIN etop.external_refs x ON x.entity = 'device' AND x.source = 'immy' AND x.external_id = c.ext
+      JOIN etop.devices d ON d.id = x.entity_id
+     WHERE d.source <> 'immy';
+
+    -- Drift/compliance results -> controls: one control per computer and
+    -- baseline (deployment), the latest result wins.  Failed, or a
+    -- non-compliant test result, is 'fail'; Success is 'pass'; anything else
+    -- (pending, cancelled, not started) is 'unknown'.
+    WITH base AS (
+        SELECT r.rec ->> 'id' AS id, r.rec
+          FROM etop.sync_latest(v_run, ep_base, d_base) r),
+    act AS (
+        SELECT DISTINCT ON (r.rec ->> 'computerId', r.rec ->> 'assignmentId')
+               r.endpoint, r.rec, r.rec ->> 'computerId' AS computer, r.rec ->> 'assignmentId' AS assignment,
+               coalesce(etop.sync_ts(r.rec ->> 'endTime'), etop.sync_ts(r.rec ->> 'updatedDateUTC'),
+                        etop.sync_ts(r.rec ->> 'createdDateUTC'), etop.sync_ts(r.rec ->> 'startTime')) AS checked
+          FROM etop.sync_records(v_run, ep_act) r
+         WHERE jsonb_typeof(r.rec -> 'assignmentId') = 'number'
+         ORDER BY r.rec ->> 'computerId', r.rec ->> 'assignmentId',
+                  coalesce(etop.sync_ts(r.rec ->> 'endTime'), etop.sync_ts(r.rec ->> 'updatedDateUTC'),
+                           etop.sync_ts(r.rec ->> 'createdDateUTC'), etop.sync_ts(r.rec ->> 'startTime')) DESC NULLS LAST,
+                  (r.rec ->> 'id')::bigint DESC),
+    res AS (
+        SELECT act.*, d.id AS device_id,
+               coalesce(d.client_id, (v_tmap ->> (act.rec ->> 'tenantId'))::int) AS client_id,
+               CASE WHEN lower(act.rec ->> 'resultName') IN ('failed', 'failure', 'error')
+                      OR act.rec ->> 'resultName' IS NULL AND act.rec ->> 'result' = '2'
+                      OR lower(act.rec ->> 'maintenanceTaskGetResult') IN ('noncompliant', 'non-compliant', 'non compliant')
+                    THEN 'fail'
+                    WHEN lower(act.rec ->> 'resultName') IN ('success', 'succeeded', 'compliant')
+                      OR act.rec ->> 'resultName' IS NULL AND act.rec ->> 'result' = '1'
+                    THEN 'pass'
+                    WHEN act.rec ->> 'resultName' IS NULL AND act.rec ->> 'result' IS NULL
+                    THEN etop.sync_fail(v_vendor, act.endpoint, act.rec ->> 'id',
+                                        'has neither "resultName" nor "result"', 'null_value_not_allowed')::text
+                    ELSE 'unknown' END AS status
+          FROM act
+          LEFT JOIN etop.external_refs x ON x.entity = 'device' AND x.source = 'immy' AND x.external_id = act.computer
+          LEFT JOIN etop.devices d ON d.id = x.entity_id),
+    up AS (
+        INSERT INTO etop.controls AS t (client_id, device_id, source, external_id, control_type, title, status,
+                                       evidence, last_checked)
+        SELECT res.client_id, res.device_id, 'immy', res.computer || ':' || res.assignment, 'immy_baseline',
+               left(coalesce(nullif(btrim(base.rec ->> 'maintenanceDisplayName'), ''),
+                             nullif(btrim(res.rec ->> 'maintenanceDisplayName'), ''),
+                             'Immy.Bot deployment ' || res.assignment), 255),
+               res.status,
+               res.rec || jsonb_build_object('baseline', CASE WHEN base.rec IS NOT NULL THEN jsonb_strip_nulls(
+                   jsonb_build_object('id', base.rec -> 'id', 'name', base.rec -> 'maintenanceDisplayName',
+                                      'target', base.rec -> 'targetText', 'notes', base.rec -> 'notes')) END),
+               res.checked
+          FROM res LEFT JOIN base ON base.id = res.assignment
+         WHERE res.client_id IS NOT NULL
+        ON CONFLICT (client_id, source, external_id) DO UPDATE
+           SET device_id = excluded.device_id, title = excluded.title, status = excluded.status,
+               evidence = excluded.evidence, last_checked = excluded.last_checked, updated_at = now()
+         WHERE (t.device_id, t.title, t.status, t.evidence, t.last_checked)
+               IS DISTINCT FROM (excluded.device_id, excluded.title, excluded.status, excluded.evidence,
+                                 excluded.last_checked))
+    SELECT count(*) FILTER (WHERE client_id IS NOT NULL), count(*) FILTER (WHERE client_id IS NULL)
+      INTO n_controls, s_actions FROM res;
+    SELECT s_actions + count(*) INTO s_actions
+      FROM etop.sync_records(v_run, ep_act) r WHERE jsonb_typeof(r.rec -> 'assignmentId') IS DISTINCT FROM 'number';
+
+    -- What the results say about the device: an EDR deployment (edr_pattern)
+    -- that succeeded means EDR installed and healthy, one that failed means
+    -- unhealthy (installed when a version was detected); an update deployment
+    -- (patch_pattern) that succeeded is the device's last patch time.
+    WITH act AS (
+        SELECT DISTINCT ON (r.rec ->> 'computerId', r.rec ->> 'assignmentId', r.rec ->> 'maintenanceDisplayName')
+               r.rec, coalesce(etop.sync_ts(r.rec ->> 'endTime'), etop.sync_ts(r.rec ->> 'updatedDateUTC'),
+                               etop.sync_ts(r.rec ->> 'createdDateUTC')) AS at,
+               lower(r.rec ->> 'resultName') AS result
+          FROM etop.sync_records(v_run, ep_act) r
+         ORDER BY r.rec ->> 'computerId', r.rec ->> 'assignmentId', r.rec ->> 'maintenanceDisplayName',
+                  coalesce(etop.sync_ts(r.rec ->> 'endTime'), etop.sync_ts(r.rec ->> 'updatedDateUTC'),
+                           etop.sync_ts(r.rec ->> 'createdDateUTC')) DESC NULLS LAST,
+                  (r.rec ->> 'id')::bigint DESC),
+    per_device AS (
+        SELECT x.entity_id AS device_id,
+               bool_or(act.result IN ('success', 'succeeded')) FILTER (WHERE edr) AS edr_ok,
+               bool_or(act.result IN ('failed', 'failure', 'error')) FILTER (WHERE edr) AS edr_bad,
+               bool_or(jsonb_typeof(act.rec -> 'detectedVersionString') = 'string') FILTER (WHERE edr) AS edr_seen,
+               max(act.at) FILTER (WHERE patch AND act.result IN ('success', 'succeeded')) AS patched
+          FROM act
+          JOIN etop.external_refs x ON x.entity = 'device' AND x.source = 'immy' AND x.external_id = act.rec ->> 'computerId'
+         CROSS JOIN LATERAL (SELECT coalesce(act.rec ->> 'maintenanceDisplayName', '') ~* v_edr AS edr,
+                                    coalesce(act.rec ->> 'maintenanceDisplayName', '') ~* v_patch AS patch) k
+         GROUP BY x.entity_id),
+    want AS (
+        SELECT d.id,
+               CASE WHEN p.edr_ok THEN true WHEN p.edr_bad THEN coalesce(p.edr_seen, false) ELSE d.edr_installed END AS edr_installed,
+               CASE WHEN p.edr_ok THEN true WHEN p.edr_bad THEN false ELSE d.edr_healthy END AS edr_healthy,
+               greatest(d.last_patched_at, p.patched) AS last_patched_at
+          FROM per_device p JOIN etop.devices d ON d.id = p.device_id)
+    UPDATE etop.devices d
+       SET edr_installed = w.edr_installed, edr_healthy = w.edr_healthy, last_patched_at = w.last_patched_at,
+           updated_at = now()
+      FROM want w
+     WHERE d.id = w.id
+       AND (d.edr_installed, d.edr_healthy, d.last_patched_at)
+           IS DISTINCT FROM (w.edr_installed, w.edr_healthy, w.last_patched_at);
+
+    result := jsonb_build_object('devices', n_devices, 'controls', n_controls, 'devices_correlated', n_correlated);
+    IF s_unmapped + s_deleted + s_actions > 0 THEN
+        SELECT coalesce(jsonb_agg(DISTINCT v_tenants -> 'unmapped' ->> (r.rec ->> 'tenantId')), '[]') INTO v_unmapped
+          FROM etop.sync_records(v_run, ep_comp) r
+         WHERE v_tenants -> 'unmapped' ? (r.rec ->> 'tenantId');
+        result := result || jsonb_build_object('skipped', jsonb_build_object(
+            'computers_of_unmapped_tenants', s_unmapped, 'unmapped_tenants', v_unmapped,
+            'deleted_computers', s_deleted, 'results_without_baseline_or_client', s_actions));
+    END IF;
+    RETURN result;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION etop.normalize_m365(run_id bigint) RETURNS jsonb
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_column
+DECLARE
+    v_run      bigint := normalize_m365.run_id;
+    v_vendor   constant text := 'Microsoft Graph';
+    v_opts     jsonb;
+    v_client   integer;
+    ep_users   constant text[] := ARRAY['users'];
+    ep_reg     constant text[] := ARRAY['reports/authenticationMethods/userRegistrationDetails'];
+    ep_risky   constant text[] := ARRAY['identityProtection/riskyUsers'];
+    ep_prof    constant text[] := ARRAY['security/secureScoreControlProfiles'];
+    ep_scores  constant text[] := ARRAY['security/secureScores'];
+    ep_alerts  constant text[] := ARRAY['security/alerts_v2'];
+    n_users bigint := 0; n_controls bigint := 0; n_risks bigint := 0; s_deprecated bigint := 0;
+    d_users boolean; d_reg boolean; d_risky boolean; d_prof boolean; d_alerts boolean;   -- a record delivered twice
+    result jsonb;
+BEGIN
+    v_opts := etop.sync_run_options(v_run);
+    v_client := etop_internal.m365_client(v_run, v_opts);
+
+    -- Every record is checked before anything is written.
+    SELECT duplicates > 0 INTO d_users
+      FROM etop.sync_validate(v_run, v_vendor, ep_users, 'id', $j${
+        "id": "string_id!", "userPrincipalName": "string!", "displayName": "string", "mail": "string",
+        "accountEnabled": "boolean!", "userType": "string", "signInActivity": "object",
+        "signInActivity.lastSignInDateTime": "timestamp",
+        "signInActivity.lastSuccessfulSignInDateTime": "timestamp"}$j$,
+        p_hint => 'The users request needs $select=id,displayName,mail,userPrincipalName,accountEnabled,userType,signInActivity.');
+    SELECT duplicates > 0 INTO d_reg
+      FROM etop.sync_validate(v_run, v_vendor, ep_reg, 'id', $j${
+        "id": "string_id!", "isMfaRegistered": "boolean", "isMfaCapable": "boolean"}$j$);
+    SELECT duplicates > 0 INTO d_risky
+      FROM etop.sync_validate(v_run, v_vendor, ep_risky, 'id', $j${
+        "id": "string_id!", "riskLevel": "string!", "riskState": "string", "isDeleted": "boolean"}$j$);
+    SELECT duplicates > 0 INTO d_prof
+      FROM etop.sync_validate(v_run, v_vendor, ep_prof, 'id', $j${
+        "id": "string_id!", "title": "string", "maxScore": "number!", "controlCategory": "string",
+        "deprecated": "boolean", "service": "string", "tier": "string", "rank": "int",
+        "actionType": "string", "actionUrl": "string", "implementationCost": "string",
+        "userImpact": "string", "threats": "array", "lastModifiedDateTime": "timestamp"}$j$);
+    PERFORM etop.sync_validate(v_run, v_vendor, ep_scores, 'id', $j${
+        "id": "string_id!", "createdDateTime": "timestamp!", "controlScores": "array",
+        "currentScore": "number", "maxScore": "number"}$j$);
+    PERFORM etop.sync_validate(v_run, v_vendor, ep_scores, 'id', $j${
+        "controlName": "string!", "score": "number", "scoreInPercentage": "number",
+        "implementationStatus": "string", "controlCategory": "string", "lastSynced": "timestamp"}$j$,
+        p_nested => 'controlScores', p_nested_id => 'controlName');
+    SELECT duplicates > 0 INTO d_alerts
+      FROM etop.sync_validate(v_run, v_vendor, ep_alerts, 'id', $j${
+        "id": "string_id!", "title": "string", "description": "string", "severity": "string!",
+        "status": "string!", "serviceSource": "string", "classification": "string",
+        "category": "string", "createdDateTime": "timestamp!", "resolvedDateTime": "timestamp",
+        "recommendedActions": "string", "evidence": "array"}$j$);
+
+    -- Users.  MFA and risk come from their own endpoints below; a new user
+    -- starts without MFA and at risk level none.
+    WITH src AS (
+        SELECT r.rec
+          FROM etop.sync_latest(v_run, ep_users, d_users) r),
+    up AS (
+        INSERT INTO etop.users AS t (client_id, source, external_id, display_name, email, upn,
+                                    account_enabled, mfa_enabled, risk_level, last_sign_in)
+        SELECT v_client, 'm365', rec ->> 'id', left(nullif(btrim(rec ->> 'displayName'), ''), 255),
+               left(nullif(btrim(rec ->> 'mail'), ''), 255), left(btrim(rec ->> 'userPrincipalName'), 255),
+               (rec ->> 'accountEnabled')::boolean, false, 'none',
+               coalesce(etop.sync_ts(rec -> 'signInActivity' ->> 'lastSignInDateTime'),
+                        etop.sync_ts(rec -> 'signInActivity' ->> 'lastSuccessfulSignInDateTime'))
+          FROM src
+        ON CONFLICT (client_id, source, external_id) DO UPDATE
+           SET display_name = excluded.display_name, email = excluded.email, upn = excluded.upn,
+               account_enabled = excluded.account_enabled, last_sign_in = excluded.last_sign_in,
+               risk_level = coalesce(t.risk_level, 'none'), updated_at = now()
+         WHERE (t.display_name, t.email, t.upn, t.account_enabled, t.last_sign_in, t.risk_level)
+               IS DISTINCT FROM (excluded.display_name, excluded.email, excluded.upn,
+                                 excluded.account_enabled, excluded.last_sign_in, coalesce(t.risk_level, 'none')))
+    SELECT count(*) INTO n_users FROM src;
+
+    -- MFA: isMfaCapable (a strong method registered AND allowed by the
+    -- authentication methods policy), else isMfaRegistered.
+    UPDATE etop.users u SET mfa_enabled = x.mfa, updated_at = now()
+      FROM (SELECT r.rec ->> 'id' AS id,
+                   coalesce((r.rec ->> 'isMfaCapable')::boolean, (r.rec ->> 'isMfaRegistered')::boolean,
+                            etop.sync_fail(v_vendor, r.endpoint, r.rec ->> 'id',
+                                           'has neither "isMfaCapable" nor "isMfaRegistered"',
+                                           'null_value_not_allowed')::boolean) AS mfa
+              FROM etop.sync_latest(v_run, ep_reg, d_reg) r) x
+     WHERE u.client_id = v_client AND u.source = 'm365' AND u.external_id = x.id
+       AND u.mfa_enabled IS DISTINCT FROM x.mfa;
+
+    -- Risk: riskLevel (low/medium/high; none, hidden and unknownFutureValue
+    -- are none); a remediated or dismissed risk is none.
+    UPDATE etop.users u SET risk_level = x.level, updated_at = now()
+      FROM (SELECT r.rec ->> 'id' AS id,
+                   CASE WHEN lower(r.rec ->> 'riskState') IN ('remediated', 'dismissed') THEN 'none'
+                        WHEN lower(r.rec ->> 'riskLevel') IN ('low', 'medium', 'high', 'none') THEN lower(r.rec ->> 'riskLevel')
+                        WHEN lower(r.rec ->> 'riskLevel') IN ('hidden', 'unknownfuturevalue') THEN 'none'
+                        ELSE etop.sync_fail(v_vendor, r.endpoint, r.rec ->> 'id',
+                                            format('field "riskLevel" is %s, expected low, medium, high, none, hidden or unknownFutureValue',
+                                                   r.rec -> 'riskLevel'))::text END AS level
+              FROM etop.sync_latest(v_run, ep_risky, d_risky) r
+             WHERE r.rec -> 'isDeleted' IS DISTINCT FROM 'true') x
+     WHERE u.client_id = v_client AND u.source = 'm365' AND u.external_id = x.id
+       AND u.risk_level IS DISTINCT FROM x.level;
+
+    -- Secure Score controls: each (non-deprecated) control profile, scored by
+    -- the latest secure score's controlScores.  pass: score >= maxScore;
+    -- fail: score = 0; unknown: partly implemented, or no score.
+    WITH latest AS (
+        SELECT r.rec FROM etop.sync_records(v_run, ep_scores) r
+         ORDER BY etop.sync_ts(r.rec ->> 'createdDateTime') DESC, r.page DESC, r.item DESC LIMIT 1),
+    cs AS (
+        SELECT DISTINCT ON (e.el ->> 'controlName') e.el ->> 'controlName' AS name, e.el,
+               latest.rec ->> 'createdDateTime' AS score_date, latest.rec ->> 'id' AS score_id
+          FROM latest CROSS JOIN LATERAL jsonb_array_elements(
+                   CASE WHEN jsonb_typeof(latest.rec -> 'controlScores') = 'array'
+                        THEN latest.rec -> 'controlScores' ELSE '[]' END) WITH ORDINALITY e(el, pos)
+         ORDER BY e.el ->> 'controlName', e.pos DESC),
+    prof AS (
+        SELECT r.rec
+          FROM etop.sync_latest(v_run, ep_prof, d_prof) r),
+    res AS (
+        SELECT p.rec, cs.el, cs.score_date, cs.score_id,
+               (p.rec ->> 'maxScore')::numeric AS mx, (cs.el ->> 'score')::numeric AS sc,
+               p.rec -> 'deprecated' = 'true' AS deprecated
+          FROM prof p LEFT JOIN cs ON cs.name = p.rec ->> 'id'),
+    up AS (
+        INSERT INTO etop.controls AS t (client_id, source, external_id, control_type, title, status, evidence,
+                                       last_checked)
+        SELECT v_client, 'm365', rec ->> 'id', 'm365_secure_score',
+               left(coalesce(nullif(btrim(rec ->> 'title'), ''), rec ->> 'id'), 255),
+               CASE WHEN sc IS NULL THEN 'unknown' WHEN sc >= mx THEN 'pass' WHEN sc = 0 THEN 'fail'
+                    ELSE 'unknown' END,
+               jsonb_build_object('score', sc, 'maxScore', mx) || jsonb_strip_nulls(jsonb_build_object(
+                   'scoreInPercentage', el -> 'scoreInPercentage',
+                   'implementationStatus', el -> 'implementationStatus',
+                   'controlCategory', coalesce(rec -> 'controlCategory', el -> 'controlCategory'),
+                   'service', rec -> 'service', 'tier', rec -> 'tier', 'rank', rec -> 'rank',
+                   'actionType', rec -> 'actionType', 'actionUrl', rec -> 'actionUrl',
+                   'implementationCost', rec -> 'implementationCost', 'userImpact', rec -> 'userImpact',
+                   'threats', rec -> 'threats', 'secureScoreId', score_id, 'scoreDate', score_date)),
+               coalesce(etop.sync_ts(el ->> 'lastSynced'), etop.sync_ts(score_date),
+                        etop.sync_ts(rec ->> 'lastModifiedDateTime'))
+          FROM res WHERE NOT coalesce(deprecated, false)
+        ON CONFLICT (client_id, source, external_id) DO UPDATE
+           SET control_type = excluded.control_type, title = excluded.title, status = excluded.status,
+               evidence = excluded.evidence, last_checked = excluded.last_checked, updated_at = now()
+         WHERE (t.control_type, t.title, t.status, t.evidence, t.last_checked)
+               IS DISTINCT FROM (excluded.control_type, excluded.title, excluded.status, excluded.evidence,
+                                 excluded.last_checked))
+    SELECT count(*) FILTER (WHERE NOT coalesce(deprecated, false)), count(*) FILTER (WHERE deprecated)
+      INTO n_controls, s_deprecated FROM res;
+
+    -- Defender alerts -> risks.  Type: email for Defender for Office 365,
+    -- identity for Entra ID Protection / Defender for Identity, endpoint for
+    -- everything else (options.risk_type_map first).  Impact follows the
+    -- severity; likelihood the classification (true positive high, false
+    -- positive or expected activity low, unclassified medium).
+    WITH src AS (
+        SELECT r.endpoint, r.rec
+          FROM etop.sync_latest(v_run, ep_alerts, d_alerts) r),
+    res AS (
+        SELECT s.rec,
+               CASE WHEN v_opts -> 'risk_type_map' ->> (s.rec ->> 'serviceSource') IN ('identity', 'email', 'endpoint', 'business')
+                    THEN v_opts -> 'risk_type_map' ->> (s.rec ->> 'serviceSource')
+                    WHEN s.rec ->> 'serviceSource' ~* 'office' THEN 'email'
+                    WHEN s.rec ->> 'serviceSource' ~* '(identity|azureAd)' THEN 'identity'
+                    ELSE 'endpoint' END AS risk_type,
+               CASE WHEN lower(s.rec ->> 'severity') IN ('informational', 'low', 'medium', 'high')
+                    THEN lower(s.rec ->> 'severity')
+                    WHEN lower(s.rec ->> 'severity') = 'unknownfuturevalue' THEN 'informational'
+                    ELSE etop.sync_fail(v_vendor, s.endpoint, s.rec ->> 'id',
+                                        format('field "severity" is %s, expected informational, low, medium or high',
+                                               s.rec -> 'severity'))::text END AS severity,
+               CASE WHEN s.rec ->> 'status' IN ('new', 'inProgress', 'unknownFutureValue') THEN 'open'
+                    WHEN s.rec ->> 'status' = 'resolved' THEN 'mitigated'
+                    ELSE etop.sync_fail(v_vendor, s.endpoint, s.rec ->> 'id',
+                                        format('field "status" is %s, expected new, inProgress or resolved',
+                                               s.rec -> 'status'))::text END AS status,
+               CASE WHEN s.rec ->> 'classification' = 'truePositive' THEN 'high'
+                    WHEN s.rec ->> 'classification' IN ('falsePositive', 'informationalExpectedActivity') THEN 'low'
+                    ELSE 'medium' END AS likelihood,
+               (SELECT upper(coalesce(nullif(e ->> 'hostName', ''), split_part(e ->> 'deviceDnsName', '.', 1)))
+                  FROM jsonb_array_elements(CASE WHEN jsonb_typeof(s.rec -> 'evidence') = 'array'
+                                                 THEN s.rec -> 'evidence' ELSE '[]' END) WITH ORDINALITY x(e, o)
+                 WHERE jsonb_typeof(e) = 'object' AND e ->> '@odata.type' ~* 'deviceEvidence'
+                   AND coalesce(nullif(e ->> 'hostName', ''), nullif(e ->> 'deviceDnsName', '')) IS NOT NULL
+                 ORDER BY o LIMIT 1) AS host
+          FROM src s),
+    up AS (
+        INSERT INTO etop.risks AS t (client_id, device_id, source, external_id, risk_type, title, description,
+                                    severity, likelihood, impact, status, mitigation, detected_at, resolved_at)
+        SELECT v_client,
+               (SELECT d.id FROM etop.devices d WHERE d.client_id = v_client AND upper(d.name) = res.host
+                 ORDER BY d.id LIMIT 1),
+               'm365', rec ->> 'id', risk_type, left(nullif(btrim(rec ->> 'title'), ''), 255),
+               nullif(btrim(rec ->> 'description'), ''), severity, likelihood,
+               CASE severity WHEN 'high' THEN 'high' WHEN 'medium' THEN 'medium' ELSE 'low' END,
+               status, nullif(btrim(rec ->> 'recommendedActions'), ''),
+               etop.sync_ts(rec ->> 'createdDateTime'),
+               CASE WHEN status = 'mitigated' THEN etop.sync_ts(rec ->> 'resolvedDateTime') END
+          FROM res
+        ON CONFLICT (client_id, source, external_id) DO UPDATE
+           SET device_id = excluded.device_id, risk_type = excluded.risk_type, title = excluded.title,
+               description = excluded.description, severity = excluded.severity,
+               likelihood = excluded.likelihood, impact = excluded.impact, status = excluded.status,
+               mitigation = excluded.mitigation, detected_at = excluded.detected_at,
+               resolved_at = excluded.resolved_at, updated_at = now()
+         WHERE (t.device_id, t.risk_type, t.title, t.description, t.severity, t.likelihood, t.impact, t.status,
+                t.mitigation, t.detected_at, t.resolved_at)
+               IS DISTINCT FROM (excluded.device_id, excluded.risk_type, excluded.title, excluded.description,
+                                 excluded.severity, excluded.likelihood, excluded.impact, excluded.status,
+                                 excluded.mitigation, excluded.detected_at, excluded.resolved_at))
+    SELECT count(*) INTO n_risks FROM res;
+
+    result := jsonb_build_object('users', n_users, 'controls', n_controls, 'risks', n_risks);
+    IF s_deprecated > 0 THEN
+        result := result || jsonb_build_object('skipped', jsonb_build_object('deprecated_controls', s_deprecated));
+    END IF;
+    RETURN result;
+END
+$$;
