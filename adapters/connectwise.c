@@ -4,10 +4,11 @@
  * base_url: https://<site>/v4_6_release/apis/3.0 (the codebase path included)
  * credentials: {"company_id", "public_key", "private_key", "client_id"}
  *   Basic auth "company_id+public_key:private_key" plus the clientId header.
- * options: {"page_size": 1000} (at most 1000), and the shared HTTP options.
- * Pages through company/companies, company/companies/{id}/sites,
- * company/contacts, finance/agreements, service/tickets and
- * company/configurations with page/pageSize; incremental runs ask only for
+ * options: {"page_size": 1000} (at most 1000), and the shared HTTP and
+ * paging options.  Pages through company/companies,
+ * company/companies/{id}/sites, company/contacts, finance/agreements,
+ * service/tickets and company/configurations with page/pageSize, following
+ * the Link header's rel="next" when there is one; incremental runs ask only for
  * records with lastUpdated after the last successful sync
  * (conditions=lastUpdated>[...]).  Normalization: etop.normalize_connectwise.
  */
@@ -32,16 +33,12 @@ typedef struct CwAuth
 	char	   *client_header;
 } CwAuth;
 
-/* Fetch every page of one endpoint into sync_pages under `stage`; returns records. */
-static int64
-fetch_all(EtopSyncContext *ctx, const CwAuth *auth, const char *path, const char *stage,
-		  int *page_no, bool incremental)
+/* The page_size option: records per page asked for (1..1000). */
+static long
+page_size(EtopSyncContext *ctx)
 {
-	const char *headers[] = {auth->client_header, "Accept: application/json", NULL};
-	long		size = 1000;
 	const char *opt = etop_sync_option(ctx, "page_size");
-	const char *since = incremental ? etop_sync_since(ctx) : NULL;
-	int64		total = 0;
+	long		size = 1000;
 
 	if (opt)
 	{
@@ -57,79 +54,82 @@ fetch_all(EtopSyncContext *ctx, const CwAuth *auth, const char *path, const char
 					 errdetail("Found \"%s\"; values above 1000 mean 1000.", opt)));
 		size = Min(1000, size);
 	}
+	return size;
+}
+
+/*
+ * Every page of one endpoint: stored in sync_pages under `stage` (page
+ * numbers continue from *page_no), or, with ids != NULL, only read for the
+ * records' "id"s.  ConnectWise sends a Link header with rel="next" while
+ * there are more pages: it is followed when present (a server may cap
+ * pageSize lower than asked, so a short page is not the last one then);
+ * only without a Link header does a page shorter than asked end the paging.
+ * query: the request's parameters after page and pageSize.  Returns records.
+ */
+static int64
+fetch_all(EtopSyncContext *ctx, const CwAuth *auth, const char *path, const char *stage,
+		  int *page_no, const char *query, List **ids)
+{
+	const char *headers[] = {auth->client_header, "Accept: application/json", NULL};
+	long		size = ids ? 1000 : page_size(ctx);
+	int64		total = 0;
+	char	   *url;
+
+	url = psprintf("%s/%s?page=1&pageSize=%ld%s", etop_sync_base_url(ctx), path, size, query);
+	etop_sync_follow(ctx, stage, url);
 	for (int page = 1;; page++)
 	{
 		EtopSyncRequest req = {0};
-		char	   *url,
-				   *body;
+		char	   *body,
+				   *link = NULL,
+				   *next;
 		int			n;
 
-		url = psprintf("%s/%s?page=%d&pageSize=%ld%s%s", etop_sync_base_url(ctx),
-					   path, page, size, since ? "&conditions=" : "",
-					   since ? etop_sync_urlencode(psprintf("lastUpdated>[%s]", since)) : "");
+		CHECK_FOR_INTERRUPTS();
 		req.url = url;
 		req.headers = headers;
 		req.basic_user = auth->user;
 		req.basic_password = auth->password;
-		body = etop_sync_http(ctx, &req, NULL);
-		n = etop_sync_store_page(ctx, stage, ++(*page_no), body, NULL, NULL, NULL);
+		body = etop_sync_http(ctx, &req, &link);
+		++(*page_no);
+		if (ids)
+		{
+			const JsonbContainer *recs = etop_sync_parse_page(ctx, stage, *page_no, body, NULL);
+
+			n = (int) JsonContainerSize(recs);
+			for (int i = 0; i < n; i++)
+			{
+				JsonbValue *rec = getIthJsonbValueFromContainer((JsonbContainer *) recs, i);
+				char	   *id = (rec && rec->type == jbvBinary)
+					? etop_jsonb_text(rec->val.binary.data, "id") : NULL;
+
+				CHECK_FOR_INTERRUPTS();
+				if (id)
+					*ids = lappend(*ids, id);
+			}
+		}
+		else
+			n = etop_sync_store_page(ctx, stage, *page_no, body, NULL, NULL, NULL);
 		total += n;
 		pfree(body);
-		pfree(url);
-		if (n < size)
-			break;
+		next = etop_sync_next_link(ctx, stage, link);
+		if (link != NULL && link[0] != '\0')
+		{
+			/* the server says whether there is a next page */
+			if (next == NULL)
+				break;
+			url = next;
+		}
+		else
+		{
+			if (n < size)
+				break;
+			url = psprintf("%s/%s?page=%d&pageSize=%ld%s", etop_sync_base_url(ctx), path, page + 1,
+						   size, query);
+			etop_sync_follow(ctx, stage, url);
+		}
 	}
 	return total;
-}
-
-/*
- * The ids of all the client's companies (fields=id), for the per-company
- * sites: an incremental run stores only the companies that changed.
- */
-static List *
-company_ids(EtopSyncContext *ctx, const CwAuth *auth)
-{
-	const char *headers[] = {auth->client_header, "Accept: application/json", NULL};
-	List	   *ids = NIL;
-
-	for (int page = 1;; page++)
-	{
-		EtopSyncRequest req = {0};
-		char	   *body;
-		char	   *why;
-		Jsonb	   *j;
-		int			n;
-
-		req.url = psprintf("%s/company/companies?page=%d&pageSize=1000&fields=id&orderBy=id%%20asc",
-						   etop_sync_base_url(ctx), page);
-		req.headers = headers;
-		req.basic_user = auth->user;
-		req.basic_password = auth->password;
-		body = etop_sync_http(ctx, &req, NULL);
-		/* not stored as a page, so not checked by etop_sync_store_page(): say whose fault */
-		j = etop_jsonb_parse(body, &why);
-		if (j == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-					 errmsg("ConnectWise returned malformed JSON (company ids, page %d): %s", page, why)));
-		if (!JB_ROOT_IS_ARRAY(j) || JB_ROOT_IS_SCALAR(j))
-			break;
-		n = JB_ROOT_COUNT(j);
-		for (int i = 0; i < n; i++)
-		{
-			JsonbValue *rec = getIthJsonbValueFromContainer(&j->root, i);
-			char	   *id = (rec && rec->type == jbvBinary)
-				? etop_jsonb_text(rec->val.binary.data, "id") : NULL;
-
-			CHECK_FOR_INTERRUPTS();
-
-			if (id)
-				ids = lappend(ids, id);
-		}
-		if (n < 1000)
-			break;
-	}
-	return ids;
 }
 
 void
@@ -146,6 +146,10 @@ etop_adapter_connectwise(EtopSyncContext *ctx)
 	};
 	ListCell   *lc;
 	int			site_pages = 0;
+	int			id_pages = 0;
+	List	   *ids = NIL;
+	const char *since;
+	const char *incremental;
 
 	etop_sync_set_vendor(ctx, "ConnectWise", NULL);
 	if (!company || !pub || !priv || !client)
@@ -157,19 +161,35 @@ etop_adapter_connectwise(EtopSyncContext *ctx)
 	auth.password = priv;
 	auth.client_header = psprintf("clientId: %s", client);
 
+	since = etop_sync_since(ctx);
+	incremental = since
+		? psprintf("&conditions=%s", etop_sync_urlencode(psprintf("lastUpdated>[%s]", since)))
+		: "";
 	for (int i = 0; i < (int) lengthof(endpoints); i++)
 	{
 		int			page = 0;
 
-		fetch_all(ctx, &auth, endpoints[i], endpoints[i], &page, true);
+		fetch_all(ctx, &auth, endpoints[i], endpoints[i], &page, incremental, NULL);
 	}
+
+	/*
+	 * The ids of all the client's companies (fields=id), for the
+	 * per-company sites: an incremental run stores only the companies that
+	 * changed.  Read with every check a stored page gets.
+	 */
+	fetch_all(ctx, &auth, "company/companies", "company ids", &id_pages,
+			  "&fields=id&orderBy=id%20asc", &ids);
+
 	/*
 	 * Sites live under their company in the real API.  The id is the
 	 * vendor's: encoded, so that it stays one path segment ("1/../x?y" is
 	 * not a path of its own choosing on the host we send credentials to).
 	 */
-	foreach(lc, company_ids(ctx, &auth))
+	foreach(lc, ids)
+	{
+		CHECK_FOR_INTERRUPTS();
 		fetch_all(ctx, &auth,
 				  psprintf("company/companies/%s/sites", etop_sync_urlencode((char *) lfirst(lc))),
-				  "company/sites", &site_pages, false);
+				  "company/sites", &site_pages, "", NULL);
+	}
 }

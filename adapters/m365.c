@@ -19,8 +19,11 @@
 
 PGDLLEXPORT void etop_adapter_m365(EtopSyncContext *ctx);
 
-#define GRAPH_SCOPES "[\"User.Read.All\", \"SecurityEvents.Read.All\", \"SecurityActions.Read.All\"]"
-
+/*
+ * A 403 names the endpoint and the least-privileged application permission
+ * Microsoft documents for it (learn.microsoft.com/graph/api/...): users with
+ * signInActivity need AuditLog.Read.All besides User.Read.All.
+ */
 void
 etop_adapter_m365(EtopSyncContext *ctx)
 {
@@ -28,20 +31,25 @@ etop_adapter_m365(EtopSyncContext *ctx)
 	{
 		const char *stage;
 		const char *query;
+		const char *scopes;		/* JSON array */
 	}			endpoints[] = {
-		{"users", "users?$select=id,displayName,mail,userPrincipalName,accountEnabled,signInActivity&$top=999"},
+		{"users", "users?$select=id,displayName,mail,userPrincipalName,accountEnabled,signInActivity&$top=999",
+		"[\"User.Read.All\", \"AuditLog.Read.All\"]"},
 		{"reports/authenticationMethods/userRegistrationDetails",
-		"reports/authenticationMethods/userRegistrationDetails?$top=999"},
-		{"identityProtection/riskyUsers", "identityProtection/riskyUsers?$top=500"},
-		{"security/secureScores", "security/secureScores?$top=1"},
-		{"security/secureScoreControlProfiles", "security/secureScoreControlProfiles?$top=999"},
-		{"security/alerts_v2", "security/alerts_v2?$top=999"},
+			"reports/authenticationMethods/userRegistrationDetails?$top=999",
+		"[\"AuditLog.Read.All\"]"},
+		{"identityProtection/riskyUsers", "identityProtection/riskyUsers?$top=500",
+		"[\"IdentityRiskyUser.Read.All\"]"},
+		{"security/secureScores", "security/secureScores?$top=1", "[\"SecurityEvents.Read.All\"]"},
+		{"security/secureScoreControlProfiles", "security/secureScoreControlProfiles?$top=999",
+		"[\"SecurityEvents.Read.All\"]"},
+		{"security/alerts_v2", "security/alerts_v2?$top=999", "[\"SecurityAlert.Read.All\"]"},
 	};
 	const char *authority = etop_sync_option(ctx, "authority");
 	char	   *token;
 	char	   *bearer;
 
-	etop_sync_set_vendor(ctx, "Microsoft Graph", GRAPH_SCOPES);
+	etop_sync_set_vendor(ctx, "Microsoft Graph", NULL);
 	token = etop_sync_oauth_token(ctx, authority ? authority : "https://login.microsoftonline.com",
 								  etop_sync_credential(ctx, "tenant_id"),
 								  etop_sync_credential(ctx, "client_id"),
@@ -54,6 +62,9 @@ etop_adapter_m365(EtopSyncContext *ctx)
 		int			page = 0;
 		const char *headers[] = {"Accept: application/json", NULL};
 
+		etop_sync_set_vendor(ctx, "Microsoft Graph", endpoints[i].scopes);
+		/* the first URL too: a next-page link back to it is a cycle */
+		etop_sync_follow(ctx, endpoints[i].stage, url);
 		while (url != NULL)
 		{
 			EtopSyncRequest req = {0};

@@ -267,18 +267,24 @@ SELECT etop.normalize_connectwise(pg_temp.run_with('test-cw', jsonb_build_array(
 SELECT etop.normalize_connectwise(pg_temp.run_with('test-cw', jsonb_build_array(jsonb_build_object(
            'endpoint', 'service/tickets', 'payload', jsonb_build_array(
                pg_temp.rec(:cw_run, 'service/tickets', '48001') - 'company')))));
+-- (an error only when the connection says so: unknown_companies = "error")
+UPDATE etop.connections SET options = '{"unknown_companies": "error"}' WHERE name = 'test-cw';
 SELECT etop.normalize_connectwise(pg_temp.run_with('test-cw', jsonb_build_array(jsonb_build_object(
            'endpoint', 'service/tickets', 'payload', jsonb_build_array(
                pg_temp.rec(:cw_run, 'service/tickets', '48001')
                    || '{"id": 50003, "company": {"id": 999, "identifier": "Gone", "name": "Gone Inc"}}')))));
--- ... unless the connection says to leave those out
-UPDATE etop.connections SET options = '{"unknown_companies": "skip"}' WHERE name = 'test-cw';
+-- ... by default (a former client's records are normal data) they are left out and counted
+UPDATE etop.connections SET options = '{}' WHERE name = 'test-cw';
 SELECT etop.normalize_connectwise(pg_temp.run_with('test-cw', jsonb_build_array(jsonb_build_object(
            'endpoint', 'service/tickets', 'payload', jsonb_build_array(
                pg_temp.rec(:cw_run, 'service/tickets', '48001')
                    || '{"id": 50003, "company": {"id": 999, "identifier": "Gone", "name": "Gone Inc"}}')))))
        AS skipping_unknown_companies;
 UPDATE etop.connections SET options = '{}' WHERE name = 'test-cw';
+-- an id that is an integer but no ConnectWise id (1e30): a clear per-record error
+SELECT etop.normalize_connectwise(pg_temp.run_with('test-cw', jsonb_build_array(jsonb_build_object(
+           'endpoint', 'service/tickets', 'payload', jsonb_build_array(
+               pg_temp.rec(:cw_run, 'service/tickets', '48001') || '{"id": 1e30}')))));
 -- out-of-range hours
 SELECT etop.normalize_connectwise(pg_temp.run_with('test-cw', jsonb_build_array(jsonb_build_object(
            'endpoint', 'service/tickets', 'payload', jsonb_build_array(

@@ -44,6 +44,20 @@
 #include "etop/etop.h"
 #include "etop/http_client.h"
 #include "etop/json_util.h"
+#include "etop/sync_guard.h"
+
+#include "common/hashfn.h"
+
+/*
+ * Paging limits (connection options max_pages, max_records): far above
+ * what an MSP's vendors hold (50,000 tickets are 50 pages of 1000), low
+ * enough that a vendor whose paging never ends fails the run instead of
+ * filling etop.sync_pages.
+ */
+#define ETOP_SYNC_MAX_PAGES		100000L		/* per endpoint */
+#define ETOP_SYNC_MAX_RECORDS	10000000L	/* per run */
+/* JSON nested deeper than this is refused before parsing (vendors nest < 10) */
+#define ETOP_SYNC_MAX_JSON_DEPTH 256
 
 PGDLLEXPORT void etop_sync_worker_main(Datum main_arg);
 
@@ -80,6 +94,7 @@ struct EtopSyncContext
 	MemoryContext page_cxt;		/* one page's parse and store; reset per page */
 	Jsonb	   *page_records;	/* the last stored page's records, in page_cxt */
 	etop_http_client *http;
+	etop_paging_guard *guard;	/* pages, links and records seen (sync_guard.c) */
 };
 
 /* ---------- small SPI helpers (each its own transaction) ---------- */
@@ -179,9 +194,18 @@ http_failure(EtopSyncContext *ctx, const etop_http_response *r, const char *url)
 	else if (r->error == ETOP_HTTP_4XX && r->status == 403)
 	{
 		msg = psprintf("%s permission denied", v);
-		json = psprintf("{\"error\": %s, \"status\": 403%s%s}", json_str(msg),
+		json = psprintf("{\"error\": %s, \"status\": 403, \"url\": %s%s%s%s}", json_str(msg),
+						json_str(where),
 						ctx->required_scopes ? ", \"required_scopes\": " : "",
-						ctx->required_scopes ? ctx->required_scopes : "");
+						ctx->required_scopes ? ctx->required_scopes : "",
+						ctx->required_scopes
+						? psprintf(", \"details\": %s",
+								   json_str(psprintf("%s needs the application permission(s) %s, granted with admin consent",
+													 where, ctx->required_scopes)))
+						: "");
+		msg = psprintf("%s permission denied for %s%s%s", v, where,
+					   ctx->required_scopes ? ": needs " : "",
+					   ctx->required_scopes ? ctx->required_scopes : "");
 	}
 	else if (r->error == ETOP_HTTP_4XX && r->status == 429)
 	{
@@ -437,16 +461,232 @@ etop_sync_oauth_token(EtopSyncContext *ctx, const char *authority, const char *t
 	return pstrdup(token);
 }
 
-int
-etop_sync_store_page(EtopSyncContext *ctx, const char *endpoint, int page, const char *body,
-					 const char *array_key, const char *next_key, char **next_out)
-{
-	Oid			types[5] = {INT8OID, TEXTOID, INT4OID, JSONBOID, INT4OID};
-	Datum		values[5];
-	int			n = 0;
-	char	   *next = NULL;
-	MemoryContext caller = CurrentMemoryContext;
+/* ---------- paging checks (the pure logic is in sync_guard.c) ---------- */
 
+static void *
+guard_alloc(void *cxt, size_t size)
+{
+	return MemoryContextAlloc((MemoryContext) cxt, size);
+}
+
+static void
+guard_free(void *cxt, void *ptr)
+{
+	pfree(ptr);
+}
+
+/* A paging limit option: a whole number of 1 or more (0 or absent: the default). */
+static long
+paging_option(EtopSyncContext *ctx, const char *key, long dflt)
+{
+	long		v = option_long(ctx, key, dflt);
+
+	return v == 0 ? dflt : v;
+}
+
+static etop_paging_guard *
+paging_guard(EtopSyncContext *ctx)
+{
+	if (ctx->guard == NULL)
+	{
+		etop_guard_allocator a = {guard_alloc, guard_free, ctx->cxt};
+
+		ctx->guard = etop_paging_guard_create(&a, paging_option(ctx, "max_pages", ETOP_SYNC_MAX_PAGES),
+											  paging_option(ctx, "max_records", ETOP_SYNC_MAX_RECORDS));
+	}
+	return ctx->guard;
+}
+
+/* Fail the run because paging went wrong: the error object names endpoint, page and what to do. */
+static void paging_error(EtopSyncContext *ctx, const char *endpoint, long page, const char *message,
+						 const char *option, const char *hint) pg_attribute_noreturn();
+
+static void
+paging_error(EtopSyncContext *ctx, const char *endpoint, long page, const char *message,
+			 const char *option, const char *hint)
+{
+	MemoryContext old = MemoryContextSwitchTo(ctx->cxt);
+
+	ctx->error_json = psprintf("{\"error\": %s, \"endpoint\": %s, \"page\": %ld%s%s, \"hint\": %s}",
+							   json_str(message), json_str(endpoint), page,
+							   option ? ", \"option\": " : "", option ? json_str(option) : "",
+							   json_str(hint));
+	MemoryContextSwitchTo(old);
+	ereport(ERROR,
+			(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+			 errmsg("%s", message),
+			 errdetail("Sync run " INT64_FORMAT " of connection \"%s\".", ctx->run_id, ctx->connection),
+			 errhint("%s", hint)));
+}
+
+static const char *
+raise_option_hint(EtopSyncContext *ctx, const char *option, long long value)
+{
+	return psprintf("If the vendor really holds that much, raise connection option %s (now %lld), e.g. "
+					"UPDATE etop.connections SET options = options || '{\"%s\": %lld}' WHERE name = '%s'; "
+					"otherwise the vendor's paging does not end. Nothing was normalized.",
+					option, value, option, value * 10, ctx->connection);
+}
+
+void
+etop_sync_follow(EtopSyncContext *ctx, const char *endpoint, const char *url)
+{
+	long		earlier;
+
+	CHECK_FOR_INTERRUPTS();
+	if (url == NULL)
+		return;
+	if (etop_paging_link(paging_guard(ctx), endpoint, url, &earlier) == ETOP_PAGE_LINK_REPEATED)
+	{
+		long		page = etop_paging_pages(ctx->guard, endpoint);
+
+		paging_error(ctx, endpoint, page,
+					 psprintf("%s paging does not end: the next-page link of %s page %ld leads back to page %ld",
+							  ctx->vendor, endpoint, page, earlier + 1),
+					 NULL,
+					 "The vendor's next-page links go round in a circle (a link to the page itself, or back "
+					 "to an earlier page); the run stops instead of fetching forever. Nothing was normalized.");
+	}
+}
+
+char *
+etop_sync_next_link(EtopSyncContext *ctx, const char *endpoint, const char *link_header)
+{
+	char		buf[8192];
+	char	   *url;
+
+	if (link_header == NULL || !etop_http_link_find(link_header, "next", buf, sizeof(buf)) || buf[0] == '\0')
+		return NULL;
+	if (buf[0] == '/')
+	{
+		/* a path on the vendor's host: scheme://host[:port] of the base URL */
+		const char *base = ctx->base_url;
+		const char *host = strstr(base, "://");
+		int			len = host ? (int) (strcspn(host + 3, "/?#") + (host + 3 - base)) : (int) strlen(base);
+
+		url = psprintf("%.*s%s", len, base, buf);
+	}
+	else
+		url = pstrdup(buf);
+	etop_sync_follow(ctx, endpoint, url);
+	return url;
+}
+
+/* The paging guard's verdict on a page of n records (in page_cxt: recs is the records array). */
+static void
+check_page(EtopSyncContext *ctx, const char *endpoint, Jsonb *recs, int n)
+{
+	uint64		hash = hash_bytes_extended((const unsigned char *) VARDATA(recs),
+										   (int) (VARSIZE(recs) - VARHDRSZ), 0x65746f70);
+	long		no,
+				earlier;
+
+	switch (etop_paging_page(paging_guard(ctx), endpoint, n, hash, &no, &earlier))
+	{
+		case ETOP_PAGE_OK:
+		case ETOP_PAGE_LINK_REPEATED:
+			break;
+		case ETOP_PAGE_REPEATED:
+			paging_error(ctx, endpoint, no,
+						 psprintf("%s paging does not end: %s page %ld is page %ld again",
+								  ctx->vendor, endpoint, no, earlier),
+						 NULL,
+						 "The vendor ignores the paging parameters (page, skip, pageId) or its next-page "
+						 "links lead back; the run stops instead of fetching the same records forever. "
+						 "Nothing was normalized.");
+		case ETOP_PAGE_TOO_MANY_PAGES:
+			paging_error(ctx, endpoint, no,
+						 psprintf("%s %s has more than %ld pages (connection option max_pages)",
+								  ctx->vendor, endpoint, paging_option(ctx, "max_pages", ETOP_SYNC_MAX_PAGES)),
+						 "max_pages",
+						 raise_option_hint(ctx, "max_pages", paging_option(ctx, "max_pages", ETOP_SYNC_MAX_PAGES)));
+		case ETOP_PAGE_TOO_MANY_RECORDS:
+			paging_error(ctx, endpoint, no,
+						 psprintf("%s sent more than %ld records in one run, at %s page %ld (connection option max_records)",
+								  ctx->vendor, paging_option(ctx, "max_records", ETOP_SYNC_MAX_RECORDS), endpoint, no),
+						 "max_records",
+						 raise_option_hint(ctx, "max_records", paging_option(ctx, "max_records", ETOP_SYNC_MAX_RECORDS)));
+	}
+}
+
+/*
+ * Parse a vendor page (in the current context, page_cxt) and take out its
+ * records array; every problem fails the run naming vendor, endpoint and
+ * page.  JSON nested deeper than ETOP_SYNC_MAX_JSON_DEPTH is refused before
+ * the parser recurses into it; a "\u0000" escape inside a string (valid JSON
+ * that jsonb cannot store) becomes U+FFFD.
+ */
+static Jsonb *
+parse_page(EtopSyncContext *ctx, const char *endpoint, int page, const char *body,
+		   const char *array_key, const char *next_key, char **next_link, MemoryContext caller)
+{
+	size_t		len = strlen(body);
+	long		nuls = 0;
+	long		deep = etop_json_scan(body, len, ETOP_SYNC_MAX_JSON_DEPTH, &nuls);
+	char	   *why;
+	Jsonb	   *parsed;
+	Jsonb	   *recs;
+
+	if (deep >= 0)
+		sync_error(ctx, psprintf("{\"error\": %s, \"endpoint\": %s, \"page\": %d, \"details\": %s}",
+								 json_str(psprintf("%s returned JSON nested too deeply", ctx->vendor)),
+								 json_str(endpoint), page,
+								 json_str(psprintf("more than %d levels of arrays and objects (at byte %ld)",
+												   ETOP_SYNC_MAX_JSON_DEPTH, deep))),
+				   psprintf("%s returned JSON nested too deeply (%s, page %d): more than %d levels",
+							ctx->vendor, endpoint, page, ETOP_SYNC_MAX_JSON_DEPTH));
+	if (nuls > 0)
+	{
+		char	   *copy = pnstrdup(body, len);
+
+		nuls = etop_json_replace_nul_escapes(copy, len);
+		ereport(LOG,
+				(errmsg("etop: sync run " INT64_FORMAT ": %s %s page %d had %ld \\u0000 escape(s) in strings, stored as U+FFFD",
+						ctx->run_id, ctx->vendor, endpoint, page, nuls)));
+		body = copy;
+	}
+	parsed = etop_jsonb_parse(body, &why);
+	if (parsed == NULL)
+		sync_error(ctx, psprintf("{\"error\": %s, \"endpoint\": %s, \"page\": %d, \"details\": %s}",
+								 json_str(psprintf("%s returned malformed JSON", ctx->vendor)),
+								 json_str(endpoint), page, json_str(why)),
+				   psprintf("%s returned malformed JSON (%s, page %d): %s", ctx->vendor, endpoint, page, why));
+
+	/*
+	 * The records array and the next-page link are taken from the parsed
+	 * page here, so the INSERT gets the array as its parameter and the
+	 * multi-megabyte value is not copied through a CTE.
+	 */
+	recs = parsed;
+	if (array_key)
+	{
+		JsonbValue *v = etop_jsonb_key(&parsed->root, array_key);
+
+		/* an array member is a jbvBinary that points into parsed */
+		recs = (v && v->type == jbvBinary && JsonContainerIsArray(v->val.binary.data))
+			? JsonbValueToJsonb(v) : NULL;
+	}
+	if (next_key && next_link)
+	{
+		char	   *link = etop_jsonb_text(&parsed->root, next_key);
+
+		*next_link = link ? MemoryContextStrdup(caller, link) : NULL;
+	}
+	/* (a scalar page is a one-element "raw scalar" array to jsonb) */
+	if (recs == NULL || !JB_ROOT_IS_ARRAY(recs) || JB_ROOT_IS_SCALAR(recs))
+		sync_error(ctx, psprintf("{\"error\": %s, \"endpoint\": %s, \"page\": %d, \"details\": %s}",
+								 json_str(psprintf("%s returned an unexpected response", ctx->vendor)),
+								 json_str(endpoint), page,
+								 json_str(array_key ? psprintf("no \"%s\" array in the response", array_key)
+										  : "the response is not an array")),
+				   psprintf("%s returned an unexpected response (%s, page %d)", ctx->vendor, endpoint, page));
+	return recs;
+}
+
+/* page_cxt, reset for the next page, made current; returns the caller's context */
+static MemoryContext
+enter_page_cxt(EtopSyncContext *ctx)
+{
 	/*
 	 * Parsing a page allocates several times its size (jsonb_in's tree, the
 	 * jsonb, the records array).  All of it goes into a context that is
@@ -459,63 +699,51 @@ etop_sync_store_page(EtopSyncContext *ctx, const char *endpoint, int page, const
 	else
 		MemoryContextReset(ctx->page_cxt);
 	ctx->page_records = NULL;
-	MemoryContextSwitchTo(ctx->page_cxt);
+	return MemoryContextSwitchTo(ctx->page_cxt);
+}
+
+const JsonbContainer *
+etop_sync_parse_page(EtopSyncContext *ctx, const char *endpoint, int page, const char *body,
+					 const char *array_key)
+{
+	MemoryContext caller;
+	Jsonb	   *recs;
+
+	CHECK_FOR_INTERRUPTS();
+	caller = enter_page_cxt(ctx);
+	recs = parse_page(ctx, endpoint, page, body, array_key, NULL, NULL, caller);
+	check_page(ctx, endpoint, recs, JB_ROOT_COUNT(recs));
+	ctx->page_records = recs;
+	MemoryContextSwitchTo(caller);
+	return &recs->root;
+}
+
+int
+etop_sync_store_page(EtopSyncContext *ctx, const char *endpoint, int page, const char *body,
+					 const char *array_key, const char *next_key, char **next_out)
+{
+	Oid			types[5] = {INT8OID, TEXTOID, INT4OID, JSONBOID, INT4OID};
+	Datum		values[5];
+	int			n = 0;
+	char	   *next = NULL;
+	MemoryContext caller;
+	Jsonb	   *recs;
+
+	CHECK_FOR_INTERRUPTS();
+	caller = enter_page_cxt(ctx);
 
 	values[0] = Int64GetDatum(ctx->run_id);
 	values[1] = CStringGetTextDatum(endpoint);
 	values[2] = Int32GetDatum(page);
 
-	/* parsed once, here; the page goes to SQL as jsonb.  Malformed JSON is
-	 * the vendor's fault: say so, with where. */
-	{
-		char	   *why;
-		Jsonb	   *parsed = etop_jsonb_parse(body, &why);
-
-		if (parsed == NULL)
-			sync_error(ctx, psprintf("{\"error\": %s, \"endpoint\": %s, \"page\": %d, \"details\": %s}",
-									 json_str(psprintf("%s returned malformed JSON", ctx->vendor)),
-									 json_str(endpoint), page, json_str(why)),
-					   psprintf("%s returned malformed JSON (%s, page %d)", ctx->vendor, endpoint, page));
-		values[3] = JsonbPGetDatum(parsed);
-	}
-
-	/*
-	 * The records array and the next-page link are taken from the parsed
-	 * page here, so the INSERT gets the array as its parameter and the
-	 * multi-megabyte value is not copied through a CTE.
-	 */
-	{
-		Jsonb	   *page_doc = DatumGetJsonbP(values[3]);
-		Jsonb	   *recs = page_doc;
-
-		if (array_key)
-		{
-			JsonbValue *v = etop_jsonb_key(&page_doc->root, array_key);
-
-			/* an array member is a jbvBinary that points into page_doc */
-			recs = (v && v->type == jbvBinary && JsonContainerIsArray(v->val.binary.data))
-				? JsonbValueToJsonb(v) : NULL;
-		}
-		if (next_key)
-		{
-			char	   *link = etop_jsonb_text(&page_doc->root, next_key);
-
-			if (link)
-				next = MemoryContextStrdup(caller, link);
-		}
-		/* (a scalar page is a one-element "raw scalar" array to jsonb) */
-		if (recs == NULL || !JB_ROOT_IS_ARRAY(recs) || JB_ROOT_IS_SCALAR(recs))
-			sync_error(ctx, psprintf("{\"error\": %s, \"endpoint\": %s, \"page\": %d, \"details\": %s}",
-									 json_str(psprintf("%s returned an unexpected response", ctx->vendor)),
-									 json_str(endpoint), page,
-									 json_str(array_key ? psprintf("no \"%s\" array in the response", array_key)
-											  : "the response is not an array")),
-					   psprintf("%s returned an unexpected response (%s, page %d)", ctx->vendor, endpoint, page));
-		n = JB_ROOT_COUNT(recs);
-		ctx->page_records = recs;
-		values[3] = JsonbPGetDatum(recs);
-		values[4] = Int32GetDatum(n);
-	}
+	/* parsed once, here; the page goes to SQL as jsonb */
+	recs = parse_page(ctx, endpoint, page, body, array_key, next_key, &next, caller);
+	n = JB_ROOT_COUNT(recs);
+	/* a page seen before, too many pages or records: the run stops here */
+	check_page(ctx, endpoint, recs, n);
+	ctx->page_records = recs;
+	values[3] = JsonbPGetDatum(recs);
+	values[4] = Int32GetDatum(n);
 
 	begin_tx("etop sync: storing a page");
 	/* staging is transient (and the table unlogged): a crash loses at most
@@ -546,6 +774,9 @@ etop_sync_store_page(EtopSyncContext *ctx, const char *endpoint, int page, const
 	}
 	end_tx();
 	MemoryContextSwitchTo(caller);
+	/* a next-page link seen before: the paging goes round in a circle */
+	if (next)
+		etop_sync_follow(ctx, endpoint, next);
 	if (next_out)
 		*next_out = next;
 	return n;

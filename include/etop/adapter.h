@@ -78,8 +78,17 @@ extern char *etop_sync_oauth_token(EtopSyncContext *ctx, const char *authority, 
  * holding the records ("value" for Graph, "results" ...), or NULL when the
  * body is the array itself.  If next_key is given, *next_out receives that
  * top-level string member ("@odata.nextLink") or NULL.  Returns the number of
- * records.  Malformed JSON raises "<vendor> returned malformed JSON".
- * Also checks for cancellation and records progress.
+ * records.  Malformed JSON raises "<vendor> returned malformed JSON", JSON
+ * nested deeper than 256 levels "<vendor> returned JSON nested too deeply",
+ * a body without the records array "<vendor> returned an unexpected
+ * response", all naming endpoint and page; a "\u0000" escape inside a string
+ * (which jsonb cannot store) is stored as U+FFFD.  Also checks for
+ * cancellation, records progress, and stops paging that never ends: a page
+ * with the same records as an earlier page of the endpoint, a next-page link
+ * followed before (next_key's, or etop_sync_follow()'s), more pages of the
+ * endpoint than connection option max_pages (100000) or more records in
+ * the run than max_records (10000000) fail the run with
+ * "<vendor> paging does not end: ..." or a message naming the option.
  */
 extern int	etop_sync_store_page(EtopSyncContext *ctx, const char *endpoint, int page,
 								 const char *body, const char *array_key,
@@ -91,6 +100,24 @@ extern int	etop_sync_store_page(EtopSyncContext *ctx, const char *endpoint, int 
  * page (the ids to ask a later endpoint about) without parsing it again.
  */
 extern const JsonbContainer *etop_sync_page_records(EtopSyncContext *ctx);
+
+/*
+ * Parse a page the adapter only reads (ids to ask about later), with every
+ * check etop_sync_store_page() makes, without storing it.  Returns its
+ * records array, valid until the next parse or store.
+ */
+extern const JsonbContainer *etop_sync_parse_page(EtopSyncContext *ctx, const char *endpoint,
+												  int page, const char *body, const char *array_key);
+
+/*
+ * Paging by links: call etop_sync_follow() with an endpoint's first URL;
+ * etop_sync_next_link() takes the Link header etop_sync_http() returned and
+ * gives the rel="next" URL (palloc'd; a path is made absolute on the base
+ * URL's host) or NULL when there is none.  Both fail the run when the URL
+ * was already followed for that endpoint (a cycle).
+ */
+extern void etop_sync_follow(EtopSyncContext *ctx, const char *endpoint, const char *url);
+extern char *etop_sync_next_link(EtopSyncContext *ctx, const char *endpoint, const char *link_header);
 
 /* URL-encode a query value (palloc'd). */
 extern char *etop_sync_urlencode(const char *s);

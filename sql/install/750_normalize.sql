@@ -116,8 +116,11 @@ COMMENT ON FUNCTION etop.serial_key(text) IS
     'Serial number as compared across vendors (upper case, no spaces; NULL for placeholders such as "To be filled by O.E.M.")';
 
 -- Does a JSON value have the expected kind?  Kinds: string, number, int,
--- boolean, object, array, timestamp, id (a non-empty string or an integer),
--- any; a trailing ! means required (present and not null).
+-- int32 (an integer from -2147483648 to 2147483647: ConnectWise and Immy.Bot
+-- ids; 1e30 is an integer but no id), boolean, object, array, timestamp, id
+-- (a non-empty string or an integer), string_id (a non-empty string: Graph
+-- ids; the number 12345 is not one), any; a trailing ! means required
+-- (present and not null).
 CREATE FUNCTION etop_internal.sync_kind_ok(v jsonb, kind text) RETURNS boolean
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     -- v is looked at once (the CASE's test), so with a constant kind the
@@ -129,10 +132,14 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
                 WHEN 'timestamp' THEN etop_internal.sync_is_timestamp(v #>> '{}')
                                       OR right(kind, 1) <> '!' AND (v #>> '{}') = ''
                 WHEN 'id' THEN btrim(v #>> '{}') <> ''
+                WHEN 'string_id' THEN btrim(v #>> '{}') <> ''
                 ELSE false END
            WHEN 'number' THEN CASE rtrim(kind, '!')
                 WHEN 'number' THEN true WHEN 'any' THEN true
                 WHEN 'int' THEN (v #>> '{}') ~ '^-?\d+$'
+                WHEN 'int32' THEN CASE WHEN (v #>> '{}') ~ '^-?\d{1,10}$'
+                                       THEN (v #>> '{}')::bigint BETWEEN -2147483648 AND 2147483647
+                                       ELSE false END
                 WHEN 'id' THEN (v #>> '{}') ~ '^-?\d+$'
                 ELSE false END
            WHEN 'boolean' THEN rtrim(kind, '!') IN ('boolean', 'any')
@@ -141,7 +148,7 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
            ELSE false END
 $$;
 COMMENT ON FUNCTION etop_internal.sync_kind_ok(jsonb, text) IS
-    'Whether a vendor JSON value has the expected kind (string, number, int, boolean, object, array, timestamp, id, any; ! = required)';
+    'Whether a vendor JSON value has the expected kind (string, number, int, int32, boolean, object, array, timestamp, id, string_id, any; ! = required)';
 
 -- A JSON path with dots ("company.id") as an expression on a jsonb value
 -- (x -> 'company' -> 'id'), for the checks sync_validate() generates.
@@ -312,7 +319,8 @@ BEGIN
         AS x(endpoint text, page integer, item integer, label text, field text, kind text, v jsonb);
     want := CASE rtrim(bad.kind, '!')
             WHEN 'string' THEN 'a string' WHEN 'number' THEN 'a number'
-            WHEN 'int' THEN 'an integer' WHEN 'boolean' THEN 'true or false'
+            WHEN 'int' THEN 'an integer' WHEN 'int32' THEN 'an integer from -2147483648 to 2147483647'
+            WHEN 'string_id' THEN 'a non-empty string' WHEN 'boolean' THEN 'true or false'
             WHEN 'object' THEN 'an object' WHEN 'array' THEN 'an array'
             WHEN 'timestamp' THEN 'an ISO 8601 timestamp string'
             WHEN 'id' THEN 'a non-empty string or an integer'

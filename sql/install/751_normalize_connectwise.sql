@@ -154,7 +154,7 @@ DECLARE
     v_bh_end   time;
     v_bh_days  int[];
     v_fk_hint  constant text := 'Sync company/companies in the same run, or set connection option '
-                                'unknown_companies = "skip" to leave out records of companies etop does not know.';
+                                'unknown_companies to "skip" (the default) to leave out and count records of companies etop does not know.';
     n_clients bigint := 0; n_sites bigint := 0; n_contacts bigint := 0; n_agreements bigint := 0;
     n_devices bigint := 0; n_tickets bigint := 0;
     s_contacts bigint := 0; s_other bigint := 0;
@@ -176,7 +176,9 @@ BEGIN
         RAISE EXCEPTION 'connection option unknown_companies must be "error" or "skip", not %',
                         v_opts -> 'unknown_companies' USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    v_skip := coalesce(v_opts ->> 'unknown_companies', 'error') = 'skip';
+    -- a configuration (ticket, ...) of a former client is normal data: skipped
+    -- and counted by default; "error" makes it fail the run
+    v_skip := coalesce(v_opts ->> 'unknown_companies', 'skip') = 'skip';
     IF v_opts ? 'time_zone' THEN
         v_default_tz := etop_internal.cw_time_zone(v_opts ->> 'time_zone', v_opts);
         IF v_default_tz IS NULL THEN
@@ -204,38 +206,38 @@ BEGIN
     -- Every record is checked before anything is written.
     SELECT records, duplicates > 0 INTO n_clients, d_companies
       FROM etop.sync_validate(v_run, v_vendor, '{company/companies}', 'id', $j${
-        "id": "int!", "name": "string!", "identifier": "string", "market": "object", "market.name": "string",
+        "id": "int32!", "name": "string!", "identifier": "string", "market": "object", "market.name": "string",
         "timeZoneSetup": "object", "timeZoneSetup.name": "string", "_info": "object",
         "_info.lastUpdated": "timestamp"}$j$);
     SELECT records, duplicates > 0 INTO n_sites, d_sites
       FROM etop.sync_validate(v_run, v_vendor, ep_sites, 'id', $j${
-        "id": "int!", "name": "string", "company": "object", "company.id": "int",
+        "id": "int32!", "name": "string", "company": "object", "company.id": "int32",
         "addressLine1": "string", "addressLine2": "string", "city": "string", "zip": "string",
         "stateReference": "object", "stateReference.identifier": "string", "country": "object",
         "country.name": "string", "timeZone": "object", "timeZone.name": "string"}$j$);
     SELECT records, duplicates > 0 INTO n_contacts, d_contacts
       FROM etop.sync_validate(v_run, v_vendor, '{company/contacts}', 'id', $j${
-        "id": "int!", "firstName": "string", "lastName": "string", "title": "string",
-        "company": "object", "company.id": "int", "communicationItems": "array",
+        "id": "int32!", "firstName": "string", "lastName": "string", "title": "string",
+        "company": "object", "company.id": "int32", "communicationItems": "array",
         "defaultPhoneNbr": "string", "types": "array"}$j$);
     SELECT records, duplicates > 0 INTO n_agreements, d_agreements
       FROM etop.sync_validate(v_run, v_vendor, '{finance/agreements}', 'id', $j${
-        "id": "int!", "name": "string", "type": "object", "type.name": "string",
-        "company": "object!", "company.id": "int!", "billAmount": "number", "billingCycle": "object",
+        "id": "int32!", "name": "string", "type": "object", "type.name": "string",
+        "company": "object!", "company.id": "int32!", "billAmount": "number", "billingCycle": "object",
         "billingCycle.name": "string", "startDate": "timestamp", "endDate": "timestamp",
         "noEndingDateFlag": "boolean", "cancelledFlag": "boolean", "dateCancelled": "timestamp",
         "oneTimeFlag": "boolean", "_info": "object", "_info.lastUpdated": "timestamp"}$j$);
     SELECT records, duplicates > 0 INTO n_devices, d_devices
       FROM etop.sync_validate(v_run, v_vendor, '{company/configurations}', 'id', $j${
-        "id": "int!", "name": "string!", "type": "object", "type.name": "string",
-        "company": "object!", "company.id": "int!", "site": "object", "site.id": "int",
+        "id": "int32!", "name": "string!", "type": "object", "type.name": "string",
+        "company": "object!", "company.id": "int32!", "site": "object", "site.id": "int32",
         "serialNumber": "string", "modelNumber": "string", "manufacturer": "object",
         "manufacturer.name": "string", "osType": "string", "purchaseDate": "timestamp",
         "warrantyExpirationDate": "timestamp", "_info": "object", "_info.lastUpdated": "timestamp"}$j$);
     SELECT records, duplicates > 0 INTO n_tickets, d_tickets
       FROM etop.sync_validate(v_run, v_vendor, '{service/tickets}', 'id', $j${
-        "id": "int!", "summary": "string!", "company": "object!", "company.id": "int!",
-        "site": "object", "site.id": "int", "board": "object", "board.name": "string",
+        "id": "int32!", "summary": "string!", "company": "object!", "company.id": "int32!",
+        "site": "object", "site.id": "int32", "board": "object", "board.name": "string",
         "type": "object", "type.name": "string", "subType": "object", "subType.name": "string",
         "priority": "object", "priority.name": "string", "priority.sort": "int",
         "status": "object", "status.name": "string", "actualHours": "number",
@@ -584,6 +586,9 @@ BEGIN
     IF s_contacts + s_other > 0 THEN
         result := result || jsonb_build_object('skipped', jsonb_build_object(
             'contacts_without_company', s_contacts, 'records_of_unknown_companies', s_other));
+    END IF;
+    IF s_other > 0 THEN
+        result := result || jsonb_build_object('skipped_unknown_company', s_other);
     END IF;
     RETURN result;
 END

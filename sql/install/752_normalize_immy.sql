@@ -133,19 +133,19 @@ BEGIN
 
     -- Every record is checked before anything is written.
     PERFORM etop.sync_validate(v_run, v_vendor, '{tenants}', 'id', $j${
-        "id": "int!", "name": "string", "isMsp": "boolean", "msp": "boolean"}$j$);
+        "id": "int32!", "name": "string", "isMsp": "boolean", "msp": "boolean"}$j$);
     SELECT duplicates > 0 INTO d_comp
       FROM etop.sync_validate(v_run, v_vendor, ep_comp, 'id', $j${
-        "id": "int!", "tenantId": "int!", "tenantName": "string", "computerName": "string", "name": "string",
+        "id": "int32!", "tenantId": "int32!", "tenantName": "string", "computerName": "string", "name": "string",
         "serialNumber": "string", "manufacturer": "string", "model": "string", "operatingSystem": "string",
         "chassisTypes": "array", "domainRole": "int", "lastProviderAgentEventDateUtc": "timestamp",
         "updatedDate": "timestamp", "deletedAt": "timestamp"}$j$);
     SELECT duplicates > 0 INTO d_base
       FROM etop.sync_validate(v_run, v_vendor, ep_base, 'id', $j${
-        "id": "int!", "maintenanceDisplayName": "string", "maintenanceIdentifier": "string",
+        "id": "int32!", "maintenanceDisplayName": "string", "maintenanceIdentifier": "string",
         "maintenanceType": "int", "targetText": "string", "notes": "string", "updatedDateUTC": "timestamp"}$j$);
     PERFORM etop.sync_validate(v_run, v_vendor, ep_act, 'id', $j${
-        "id": "int!", "computerId": "int!", "tenantId": "int", "tenantName": "string", "assignmentId": "int",
+        "id": "int32!", "computerId": "int32!", "tenantId": "int32", "tenantName": "string", "assignmentId": "int32",
         "maintenanceDisplayName": "string", "result": "int", "resultName": "string",
         "maintenanceTaskGetResult": "string", "startTime": "timestamp", "endTime": "timestamp",
         "createdDateUTC": "timestamp", "updatedDateUTC": "timestamp", "detectedVersionString": "string"}$j$);

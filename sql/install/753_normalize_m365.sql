@@ -79,25 +79,25 @@ BEGIN
     -- Every record is checked before anything is written.
     SELECT duplicates > 0 INTO d_users
       FROM etop.sync_validate(v_run, v_vendor, ep_users, 'id', $j${
-        "id": "id!", "userPrincipalName": "string!", "displayName": "string", "mail": "string",
+        "id": "string_id!", "userPrincipalName": "string!", "displayName": "string", "mail": "string",
         "accountEnabled": "boolean!", "userType": "string", "signInActivity": "object",
         "signInActivity.lastSignInDateTime": "timestamp",
         "signInActivity.lastSuccessfulSignInDateTime": "timestamp"}$j$,
         p_hint => 'The users request needs $select=id,displayName,mail,userPrincipalName,accountEnabled,userType,signInActivity.');
     SELECT duplicates > 0 INTO d_reg
       FROM etop.sync_validate(v_run, v_vendor, ep_reg, 'id', $j${
-        "id": "id!", "isMfaRegistered": "boolean", "isMfaCapable": "boolean"}$j$);
+        "id": "string_id!", "isMfaRegistered": "boolean", "isMfaCapable": "boolean"}$j$);
     SELECT duplicates > 0 INTO d_risky
       FROM etop.sync_validate(v_run, v_vendor, ep_risky, 'id', $j${
-        "id": "id!", "riskLevel": "string!", "riskState": "string", "isDeleted": "boolean"}$j$);
+        "id": "string_id!", "riskLevel": "string!", "riskState": "string", "isDeleted": "boolean"}$j$);
     SELECT duplicates > 0 INTO d_prof
       FROM etop.sync_validate(v_run, v_vendor, ep_prof, 'id', $j${
-        "id": "id!", "title": "string", "maxScore": "number!", "controlCategory": "string",
+        "id": "string_id!", "title": "string", "maxScore": "number!", "controlCategory": "string",
         "deprecated": "boolean", "service": "string", "tier": "string", "rank": "int",
         "actionType": "string", "actionUrl": "string", "implementationCost": "string",
         "userImpact": "string", "threats": "array", "lastModifiedDateTime": "timestamp"}$j$);
     PERFORM etop.sync_validate(v_run, v_vendor, ep_scores, 'id', $j${
-        "id": "id!", "createdDateTime": "timestamp!", "controlScores": "array",
+        "id": "string_id!", "createdDateTime": "timestamp!", "controlScores": "array",
         "currentScore": "number", "maxScore": "number"}$j$);
     PERFORM etop.sync_validate(v_run, v_vendor, ep_scores, 'id', $j${
         "controlName": "string!", "score": "number", "scoreInPercentage": "number",
@@ -105,7 +105,7 @@ BEGIN
         p_nested => 'controlScores', p_nested_id => 'controlName');
     SELECT duplicates > 0 INTO d_alerts
       FROM etop.sync_validate(v_run, v_vendor, ep_alerts, 'id', $j${
-        "id": "id!", "title": "string", "description": "string", "severity": "string!",
+        "id": "string_id!", "title": "string", "description": "string", "severity": "string!",
         "status": "string!", "serviceSource": "string", "classification": "string",
         "category": "string", "createdDateTime": "timestamp!", "resolvedDateTime": "timestamp",
         "recommendedActions": "string", "evidence": "array"}$j$);

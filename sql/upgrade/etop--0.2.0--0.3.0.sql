@@ -1193,11 +1193,116 @@ AS $function$
 $function$
 ;
 
-CREATE OR REPLACE FUNCTION etop_internal.sync_kind_ok(v jsonb, kind text)
- RETURNS boolean
- LANGUAGE sql
- IMMUTABLE PARALLEL SAFE
+-- (etop_internal.sync_kind_ok: replaced below)
+
+-- (etop.sync_validate: replaced below)
+
+-- (etop.normalize_connectwise: replaced below)
+
+-- (etop.normalize_immy: replaced below)
+
+-- (etop.normalize_m365: replaced below)
+
+
+-- The entry point the design card writes without a schema: SELECT etop_scores(42)
+-- works in a default database without anyone changing search_path.  Everything
+-- etop has lives in schema etop (its API) and etop_internal (its internals);
+-- the extension's own schema -- CREATE EXTENSION etop [SCHEMA s], by default
+-- the first schema of search_path, normally public -- gets only this entry
+-- point: the same C function as etop.etop_scores, so the two cannot drift.
+-- Not CREATE OR REPLACE: a function of the same name that a user already has
+-- there makes CREATE EXTENSION fail instead of being taken over.
+DO $entry$
+BEGIN
+    IF '@extschema@' = 'etop' THEN
+        RETURN;                 -- etop.etop_scores is already there
+    END IF;
+    IF '@extschema@' <> 'public' THEN
+        RAISE WARNING 'etop keeps its tables and functions in schema "etop"; schema "%" gets only the entry point etop_scores()', '@extschema@'
+            USING HINT = 'Call etop''s other functions as etop.<name>, or add etop to search_path.';
+    END IF;
+    EXECUTE format($f$
+        CREATE FUNCTION %I.etop_scores(client_id integer, as_of date DEFAULT current_date)
+        RETURNS jsonb
+        AS 'MODULE_PATHNAME', 'etop_scores_one'
+        LANGUAGE C STABLE STRICT PARALLEL RESTRICTED
+        SET jit = off$f$, '@extschema@');
+    EXECUTE format($f$COMMENT ON FUNCTION %I.etop_scores(integer, date) IS
+        'etop: the same as etop.etop_scores (Standards, Risk and Experience scores of one client at as_of)'$f$, '@extschema@');
+    EXECUTE format('REVOKE ALL ON FUNCTION %I.etop_scores(integer, date) FROM PUBLIC', '@extschema@');
+    EXECUTE format('GRANT EXECUTE ON FUNCTION %I.etop_scores(integer, date) TO etop_admin, etop_am, etop_reader', '@extschema@');
+END
+$entry$;
+
+-- qbr: a job whose worker is gone (killed, server restart) is claimed again at once and
+-- the lost attempt counts as an interruption, not an attempt; queued jobs wake the workers
+ALTER TABLE etop.qbr_jobs ADD COLUMN interruptions integer NOT NULL DEFAULT 0;
+CREATE OR REPLACE FUNCTION etop_internal.job_claim(visibility interval DEFAULT NULL::interval)
+ RETURNS etop.qbr_jobs
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
+DECLARE
+    j etop.qbr_jobs;
+    vis interval := coalesce(visibility,
+                             coalesce(current_setting('etop.qbr_visibility_timeout', true), '600')::interval);
+    live integer[] := ARRAY(SELECT a.pid FROM pg_stat_activity a WHERE a.pid IS NOT NULL);
+BEGIN
+  LOOP
+    UPDATE etop.qbr_jobs q
+       SET status = 'active',
+           attempts = q.attempts + CASE WHEN c.orphaned THEN 0 ELSE 1 END,
+           interruptions = q.interruptions + CASE WHEN c.orphaned THEN 1 ELSE 0 END,
+           worker_pid = pg_backend_pid(),
+           started_at = coalesce(q.started_at, now()), locked_until = now() + vis,
+           progress = CASE WHEN c.orphaned
+                           THEN format('Claimed again: attempt %s was interrupted (step 0/4)', q.attempts)
+                           ELSE 'Claimed by worker (step 0/4)' END,
+           as_of = coalesce(q.as_of, current_date)    -- options.as_of was read on insert
+      FROM (SELECT c.id, (c.status = 'active' AND c.worker_pid <> ALL (live)) AS orphaned
+              FROM etop.qbr_jobs c
+             WHERE c.status IN ('queued', 'retry', 'active')
+               AND ((c.status IN ('queued', 'retry') AND c.run_after <= now())
+                    OR (c.status = 'active' AND (c.locked_until < now() OR c.worker_pid <> ALL (live))))
+             ORDER BY c.run_after, c.created_at
+             LIMIT 1 FOR UPDATE SKIP LOCKED) c
+     WHERE q.id = c.id
+    RETURNING q.* INTO j;
+    EXIT WHEN j.id IS NULL OR (j.attempts <= j.max_attempts AND j.interruptions < j.max_attempts);
+    PERFORM etop_internal.job_fail(j.id,
+        CASE WHEN j.interruptions >= j.max_attempts
+             THEN format('the job was interrupted %s times (its worker exited or the server restarted during it)',
+                         j.interruptions)
+             ELSE format('the job''s worker timed out during each of its %s attempts', j.max_attempts) END,
+        retryable => false, human_review => true);
+  END LOOP;
+    RETURN j;               -- all NULL when there is nothing to do
+END
+$function$
+;
+
+CREATE OR REPLACE FUNCTION etop_internal.qbr_jobs_wake()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+BEGIN
+    PERFORM pg_notify('etop_qbr_jobs', '');
+    RETURN NULL;
+END
+$function$
+;
+CREATE TRIGGER qbr_jobs_wake AFTER INSERT ON etop.qbr_jobs
+    FOR EACH STATEMENT EXECUTE FUNCTION etop_internal.qbr_jobs_wake();
+REVOKE ALL ON FUNCTION etop_internal.qbr_jobs_wake() FROM PUBLIC;
+-- vendor: vendors that misbehave fail clearly (docs/sync.md, docs/adapters.md).
+-- Field kinds int32 (ConnectWise and Immy.Bot ids: 1e30 is no id) and string_id
+-- (Graph ids: the number 12345 is no id); ConnectWise records of companies
+-- that are not synced are skipped by default (unknown_companies = "skip") and
+-- counted as record_counts.skipped_unknown_company.
+
+CREATE OR REPLACE FUNCTION etop_internal.sync_kind_ok(v jsonb, kind text) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     -- v is looked at once (the CASE's test), so with a constant kind the
     -- inlined expression costs one lookup and a comparison or two
     SELECT CASE coalesce(jsonb_typeof(v), 'null')
@@ -1207,26 +1312,33 @@ AS $function$
                 WHEN 'timestamp' THEN etop_internal.sync_is_timestamp(v #>> '{}')
                                       OR right(kind, 1) <> '!' AND (v #>> '{}') = ''
                 WHEN 'id' THEN btrim(v #>> '{}') <> ''
+                WHEN 'string_id' THEN btrim(v #>> '{}') <> ''
                 ELSE false END
            WHEN 'number' THEN CASE rtrim(kind, '!')
                 WHEN 'number' THEN true WHEN 'any' THEN true
                 WHEN 'int' THEN (v #>> '{}') ~ '^-?\d+$'
+                WHEN 'int32' THEN CASE WHEN (v #>> '{}') ~ '^-?\d{1,10}$'
+                                       THEN (v #>> '{}')::bigint BETWEEN -2147483648 AND 2147483647
+                                       ELSE false END
                 WHEN 'id' THEN (v #>> '{}') ~ '^-?\d+$'
                 ELSE false END
            WHEN 'boolean' THEN rtrim(kind, '!') IN ('boolean', 'any')
            WHEN 'object' THEN rtrim(kind, '!') IN ('object', 'any')
            WHEN 'array' THEN rtrim(kind, '!') IN ('array', 'any')
            ELSE false END
-$function$
-;
+$$;
 
-CREATE OR REPLACE FUNCTION etop.sync_validate(p_run bigint, p_vendor text, p_endpoints text[], p_id text, p_fields jsonb, p_nested text DEFAULT NULL::text, p_nested_id text DEFAULT NULL::text, p_hint text DEFAULT NULL::text, OUT records bigint, OUT duplicates bigint)
- RETURNS record
- LANGUAGE plpgsql
- STABLE
- SET search_path TO 'pg_catalog', 'pg_temp'
- SET enable_memoize TO 'off'
-AS $function$
+COMMENT ON FUNCTION etop_internal.sync_kind_ok(jsonb, text) IS
+    'Whether a vendor JSON value has the expected kind (string, number, int, int32, boolean, object, array, timestamp, id, string_id, any; ! = required)';
+
+CREATE OR REPLACE FUNCTION etop.sync_validate(p_run bigint, p_vendor text, p_endpoints text[],
+                                   p_id text, p_fields jsonb,
+                                   p_nested text DEFAULT NULL, p_nested_id text DEFAULT NULL,
+                                   p_hint text DEFAULT NULL,
+                                   OUT records bigint, OUT duplicates bigint)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+-- (a Memoize node keyed on whole records would hash every record)
+SET enable_memoize = off AS $$
 DECLARE
     bad record;
     bad_page record;
@@ -1336,7 +1448,8 @@ BEGIN
         AS x(endpoint text, page integer, item integer, label text, field text, kind text, v jsonb);
     want := CASE rtrim(bad.kind, '!')
             WHEN 'string' THEN 'a string' WHEN 'number' THEN 'a number'
-            WHEN 'int' THEN 'an integer' WHEN 'boolean' THEN 'true or false'
+            WHEN 'int' THEN 'an integer' WHEN 'int32' THEN 'an integer from -2147483648 to 2147483647'
+            WHEN 'string_id' THEN 'a non-empty string' WHEN 'boolean' THEN 'true or false'
             WHEN 'object' THEN 'an object' WHEN 'array' THEN 'an array'
             WHEN 'timestamp' THEN 'an ISO 8601 timestamp string'
             WHEN 'id' THEN 'a non-empty string or an integer'
@@ -1366,14 +1479,10 @@ BEGIN
               DETAIL = format('Page %s, record %s of the page.', bad.page, bad.item),
               HINT = hint;
 END
-$function$
-;
+$$;
 
-CREATE OR REPLACE FUNCTION etop.normalize_connectwise(run_id bigint)
- RETURNS jsonb
- LANGUAGE plpgsql
- SET search_path TO 'pg_catalog', 'pg_temp'
-AS $function$
+CREATE OR REPLACE FUNCTION etop.normalize_connectwise(run_id bigint) RETURNS jsonb
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 #variable_conflict use_column
 DECLARE
     v_run      bigint := normalize_connectwise.run_id;
@@ -1388,7 +1497,7 @@ DECLARE
     v_bh_end   time;
     v_bh_days  int[];
     v_fk_hint  constant text := 'Sync company/companies in the same run, or set connection option '
-                                'unknown_companies = "skip" to leave out records of companies etop does not know.';
+                                'unknown_companies to "skip" (the default) to leave out and count records of companies etop does not know.';
     n_clients bigint := 0; n_sites bigint := 0; n_contacts bigint := 0; n_agreements bigint := 0;
     n_devices bigint := 0; n_tickets bigint := 0;
     s_contacts bigint := 0; s_other bigint := 0;
@@ -1410,7 +1519,9 @@ BEGIN
         RAISE EXCEPTION 'connection option unknown_companies must be "error" or "skip", not %',
                         v_opts -> 'unknown_companies' USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    v_skip := coalesce(v_opts ->> 'unknown_companies', 'error') = 'skip';
+    -- a configuration (ticket, ...) of a former client is normal data: skipped
+    -- and counted by default; "error" makes it fail the run
+    v_skip := coalesce(v_opts ->> 'unknown_companies', 'skip') = 'skip';
     IF v_opts ? 'time_zone' THEN
         v_default_tz := etop_internal.cw_time_zone(v_opts ->> 'time_zone', v_opts);
         IF v_default_tz IS NULL THEN
@@ -1438,38 +1549,38 @@ BEGIN
     -- Every record is checked before anything is written.
     SELECT records, duplicates > 0 INTO n_clients, d_companies
       FROM etop.sync_validate(v_run, v_vendor, '{company/companies}', 'id', $j${
-        "id": "int!", "name": "string!", "identifier": "string", "market": "object", "market.name": "string",
+        "id": "int32!", "name": "string!", "identifier": "string", "market": "object", "market.name": "string",
         "timeZoneSetup": "object", "timeZoneSetup.name": "string", "_info": "object",
         "_info.lastUpdated": "timestamp"}$j$);
     SELECT records, duplicates > 0 INTO n_sites, d_sites
       FROM etop.sync_validate(v_run, v_vendor, ep_sites, 'id', $j${
-        "id": "int!", "name": "string", "company": "object", "company.id": "int",
+        "id": "int32!", "name": "string", "company": "object", "company.id": "int32",
         "addressLine1": "string", "addressLine2": "string", "city": "string", "zip": "string",
         "stateReference": "object", "stateReference.identifier": "string", "country": "object",
         "country.name": "string", "timeZone": "object", "timeZone.name": "string"}$j$);
     SELECT records, duplicates > 0 INTO n_contacts, d_contacts
       FROM etop.sync_validate(v_run, v_vendor, '{company/contacts}', 'id', $j${
-        "id": "int!", "firstName": "string", "lastName": "string", "title": "string",
-        "company": "object", "company.id": "int", "communicationItems": "array",
+        "id": "int32!", "firstName": "string", "lastName": "string", "title": "string",
+        "company": "object", "company.id": "int32", "communicationItems": "array",
         "defaultPhoneNbr": "string", "types": "array"}$j$);
     SELECT records, duplicates > 0 INTO n_agreements, d_agreements
       FROM etop.sync_validate(v_run, v_vendor, '{finance/agreements}', 'id', $j${
-        "id": "int!", "name": "string", "type": "object", "type.name": "string",
-        "company": "object!", "company.id": "int!", "billAmount": "number", "billingCycle": "object",
+        "id": "int32!", "name": "string", "type": "object", "type.name": "string",
+        "company": "object!", "company.id": "int32!", "billAmount": "number", "billingCycle": "object",
         "billingCycle.name": "string", "startDate": "timestamp", "endDate": "timestamp",
         "noEndingDateFlag": "boolean", "cancelledFlag": "boolean", "dateCancelled": "timestamp",
         "oneTimeFlag": "boolean", "_info": "object", "_info.lastUpdated": "timestamp"}$j$);
     SELECT records, duplicates > 0 INTO n_devices, d_devices
       FROM etop.sync_validate(v_run, v_vendor, '{company/configurations}', 'id', $j${
-        "id": "int!", "name": "string!", "type": "object", "type.name": "string",
-        "company": "object!", "company.id": "int!", "site": "object", "site.id": "int",
+        "id": "int32!", "name": "string!", "type": "object", "type.name": "string",
+        "company": "object!", "company.id": "int32!", "site": "object", "site.id": "int32",
         "serialNumber": "string", "modelNumber": "string", "manufacturer": "object",
         "manufacturer.name": "string", "osType": "string", "purchaseDate": "timestamp",
         "warrantyExpirationDate": "timestamp", "_info": "object", "_info.lastUpdated": "timestamp"}$j$);
     SELECT records, duplicates > 0 INTO n_tickets, d_tickets
       FROM etop.sync_validate(v_run, v_vendor, '{service/tickets}', 'id', $j${
-        "id": "int!", "summary": "string!", "company": "object!", "company.id": "int!",
-        "site": "object", "site.id": "int", "board": "object", "board.name": "string",
+        "id": "int32!", "summary": "string!", "company": "object!", "company.id": "int32!",
+        "site": "object", "site.id": "int32", "board": "object", "board.name": "string",
         "type": "object", "type.name": "string", "subType": "object", "subType.name": "string",
         "priority": "object", "priority.name": "string", "priority.sort": "int",
         "status": "object", "status.name": "string", "actualHours": "number",
@@ -1819,16 +1930,15 @@ BEGIN
         result := result || jsonb_build_object('skipped', jsonb_build_object(
             'contacts_without_company', s_contacts, 'records_of_unknown_companies', s_other));
     END IF;
+    IF s_other > 0 THEN
+        result := result || jsonb_build_object('skipped_unknown_company', s_other);
+    END IF;
     RETURN result;
 END
-$function$
-;
+$$;
 
-CREATE OR REPLACE FUNCTION etop.normalize_immy(run_id bigint)
- RETURNS jsonb
- LANGUAGE plpgsql
- SET search_path TO 'pg_catalog', 'pg_temp'
-AS $function$
+CREATE OR REPLACE FUNCTION etop.normalize_immy(run_id bigint) RETURNS jsonb
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 #variable_conflict use_column
 DECLARE
     v_run      bigint := normalize_immy.run_id;
@@ -1865,19 +1975,19 @@ BEGIN
 
     -- Every record is checked before anything is written.
     PERFORM etop.sync_validate(v_run, v_vendor, '{tenants}', 'id', $j${
-        "id": "int!", "name": "string", "isMsp": "boolean", "msp": "boolean"}$j$);
+        "id": "int32!", "name": "string", "isMsp": "boolean", "msp": "boolean"}$j$);
     SELECT duplicates > 0 INTO d_comp
       FROM etop.sync_validate(v_run, v_vendor, ep_comp, 'id', $j${
-        "id": "int!", "tenantId": "int!", "tenantName": "string", "computerName": "string", "name": "string",
+        "id": "int32!", "tenantId": "int32!", "tenantName": "string", "computerName": "string", "name": "string",
         "serialNumber": "string", "manufacturer": "string", "model": "string", "operatingSystem": "string",
         "chassisTypes": "array", "domainRole": "int", "lastProviderAgentEventDateUtc": "timestamp",
         "updatedDate": "timestamp", "deletedAt": "timestamp"}$j$);
     SELECT duplicates > 0 INTO d_base
       FROM etop.sync_validate(v_run, v_vendor, ep_base, 'id', $j${
-        "id": "int!", "maintenanceDisplayName": "string", "maintenanceIdentifier": "string",
+        "id": "int32!", "maintenanceDisplayName": "string", "maintenanceIdentifier": "string",
         "maintenanceType": "int", "targetText": "string", "notes": "string", "updatedDateUTC": "timestamp"}$j$);
     PERFORM etop.sync_validate(v_run, v_vendor, ep_act, 'id', $j${
-        "id": "int!", "computerId": "int!", "tenantId": "int", "tenantName": "string", "assignmentId": "int",
+        "id": "int32!", "computerId": "int32!", "tenantId": "int32", "tenantName": "string", "assignmentId": "int32",
         "maintenanceDisplayName": "string", "result": "int", "resultName": "string",
         "maintenanceTaskGetResult": "string", "startTime": "timestamp", "endTime": "timestamp",
         "createdDateUTC": "timestamp", "updatedDateUTC": "timestamp", "detectedVersionString": "string"}$j$);
@@ -2110,14 +2220,10 @@ BEGIN
     END IF;
     RETURN result;
 END
-$function$
-;
+$$;
 
-CREATE OR REPLACE FUNCTION etop.normalize_m365(run_id bigint)
- RETURNS jsonb
- LANGUAGE plpgsql
- SET search_path TO 'pg_catalog', 'pg_temp'
-AS $function$
+CREATE OR REPLACE FUNCTION etop.normalize_m365(run_id bigint) RETURNS jsonb
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 #variable_conflict use_column
 DECLARE
     v_run      bigint := normalize_m365.run_id;
@@ -2140,25 +2246,25 @@ BEGIN
     -- Every record is checked before anything is written.
     SELECT duplicates > 0 INTO d_users
       FROM etop.sync_validate(v_run, v_vendor, ep_users, 'id', $j${
-        "id": "id!", "userPrincipalName": "string!", "displayName": "string", "mail": "string",
+        "id": "string_id!", "userPrincipalName": "string!", "displayName": "string", "mail": "string",
         "accountEnabled": "boolean!", "userType": "string", "signInActivity": "object",
         "signInActivity.lastSignInDateTime": "timestamp",
         "signInActivity.lastSuccessfulSignInDateTime": "timestamp"}$j$,
         p_hint => 'The users request needs $select=id,displayName,mail,userPrincipalName,accountEnabled,userType,signInActivity.');
     SELECT duplicates > 0 INTO d_reg
       FROM etop.sync_validate(v_run, v_vendor, ep_reg, 'id', $j${
-        "id": "id!", "isMfaRegistered": "boolean", "isMfaCapable": "boolean"}$j$);
+        "id": "string_id!", "isMfaRegistered": "boolean", "isMfaCapable": "boolean"}$j$);
     SELECT duplicates > 0 INTO d_risky
       FROM etop.sync_validate(v_run, v_vendor, ep_risky, 'id', $j${
-        "id": "id!", "riskLevel": "string!", "riskState": "string", "isDeleted": "boolean"}$j$);
+        "id": "string_id!", "riskLevel": "string!", "riskState": "string", "isDeleted": "boolean"}$j$);
     SELECT duplicates > 0 INTO d_prof
       FROM etop.sync_validate(v_run, v_vendor, ep_prof, 'id', $j${
-        "id": "id!", "title": "string", "maxScore": "number!", "controlCategory": "string",
+        "id": "string_id!", "title": "string", "maxScore": "number!", "controlCategory": "string",
         "deprecated": "boolean", "service": "string", "tier": "string", "rank": "int",
         "actionType": "string", "actionUrl": "string", "implementationCost": "string",
         "userImpact": "string", "threats": "array", "lastModifiedDateTime": "timestamp"}$j$);
     PERFORM etop.sync_validate(v_run, v_vendor, ep_scores, 'id', $j${
-        "id": "id!", "createdDateTime": "timestamp!", "controlScores": "array",
+        "id": "string_id!", "createdDateTime": "timestamp!", "controlScores": "array",
         "currentScore": "number", "maxScore": "number"}$j$);
     PERFORM etop.sync_validate(v_run, v_vendor, ep_scores, 'id', $j${
         "controlName": "string!", "score": "number", "scoreInPercentage": "number",
@@ -2166,7 +2272,7 @@ BEGIN
         p_nested => 'controlScores', p_nested_id => 'controlName');
     SELECT duplicates > 0 INTO d_alerts
       FROM etop.sync_validate(v_run, v_vendor, ep_alerts, 'id', $j${
-        "id": "id!", "title": "string", "description": "string", "severity": "string!",
+        "id": "string_id!", "title": "string", "description": "string", "severity": "string!",
         "status": "string!", "serviceSource": "string", "classification": "string",
         "category": "string", "createdDateTime": "timestamp!", "resolvedDateTime": "timestamp",
         "recommendedActions": "string", "evidence": "array"}$j$);
@@ -2337,98 +2443,4 @@ BEGIN
     END IF;
     RETURN result;
 END
-$function$
-;
-
-
--- The entry point the design card writes without a schema: SELECT etop_scores(42)
--- works in a default database without anyone changing search_path.  Everything
--- etop has lives in schema etop (its API) and etop_internal (its internals);
--- the extension's own schema -- CREATE EXTENSION etop [SCHEMA s], by default
--- the first schema of search_path, normally public -- gets only this entry
--- point: the same C function as etop.etop_scores, so the two cannot drift.
--- Not CREATE OR REPLACE: a function of the same name that a user already has
--- there makes CREATE EXTENSION fail instead of being taken over.
-DO $entry$
-BEGIN
-    IF '@extschema@' = 'etop' THEN
-        RETURN;                 -- etop.etop_scores is already there
-    END IF;
-    IF '@extschema@' <> 'public' THEN
-        RAISE WARNING 'etop keeps its tables and functions in schema "etop"; schema "%" gets only the entry point etop_scores()', '@extschema@'
-            USING HINT = 'Call etop''s other functions as etop.<name>, or add etop to search_path.';
-    END IF;
-    EXECUTE format($f$
-        CREATE FUNCTION %I.etop_scores(client_id integer, as_of date DEFAULT current_date)
-        RETURNS jsonb
-        AS 'MODULE_PATHNAME', 'etop_scores_one'
-        LANGUAGE C STABLE STRICT PARALLEL RESTRICTED
-        SET jit = off$f$, '@extschema@');
-    EXECUTE format($f$COMMENT ON FUNCTION %I.etop_scores(integer, date) IS
-        'etop: the same as etop.etop_scores (Standards, Risk and Experience scores of one client at as_of)'$f$, '@extschema@');
-    EXECUTE format('REVOKE ALL ON FUNCTION %I.etop_scores(integer, date) FROM PUBLIC', '@extschema@');
-    EXECUTE format('GRANT EXECUTE ON FUNCTION %I.etop_scores(integer, date) TO etop_admin, etop_am, etop_reader', '@extschema@');
-END
-$entry$;
-
--- qbr: a job whose worker is gone (killed, server restart) is claimed again at once and
--- the lost attempt counts as an interruption, not an attempt; queued jobs wake the workers
-ALTER TABLE etop.qbr_jobs ADD COLUMN interruptions integer NOT NULL DEFAULT 0;
-CREATE OR REPLACE FUNCTION etop_internal.job_claim(visibility interval DEFAULT NULL::interval)
- RETURNS etop.qbr_jobs
- LANGUAGE plpgsql
- SET search_path TO 'pg_catalog', 'pg_temp'
-AS $function$
-DECLARE
-    j etop.qbr_jobs;
-    vis interval := coalesce(visibility,
-                             coalesce(current_setting('etop.qbr_visibility_timeout', true), '600')::interval);
-    live integer[] := ARRAY(SELECT a.pid FROM pg_stat_activity a WHERE a.pid IS NOT NULL);
-BEGIN
-  LOOP
-    UPDATE etop.qbr_jobs q
-       SET status = 'active',
-           attempts = q.attempts + CASE WHEN c.orphaned THEN 0 ELSE 1 END,
-           interruptions = q.interruptions + CASE WHEN c.orphaned THEN 1 ELSE 0 END,
-           worker_pid = pg_backend_pid(),
-           started_at = coalesce(q.started_at, now()), locked_until = now() + vis,
-           progress = CASE WHEN c.orphaned
-                           THEN format('Claimed again: attempt %s was interrupted (step 0/4)', q.attempts)
-                           ELSE 'Claimed by worker (step 0/4)' END,
-           as_of = coalesce(q.as_of, current_date)    -- options.as_of was read on insert
-      FROM (SELECT c.id, (c.status = 'active' AND c.worker_pid <> ALL (live)) AS orphaned
-              FROM etop.qbr_jobs c
-             WHERE c.status IN ('queued', 'retry', 'active')
-               AND ((c.status IN ('queued', 'retry') AND c.run_after <= now())
-                    OR (c.status = 'active' AND (c.locked_until < now() OR c.worker_pid <> ALL (live))))
-             ORDER BY c.run_after, c.created_at
-             LIMIT 1 FOR UPDATE SKIP LOCKED) c
-     WHERE q.id = c.id
-    RETURNING q.* INTO j;
-    EXIT WHEN j.id IS NULL OR (j.attempts <= j.max_attempts AND j.interruptions < j.max_attempts);
-    PERFORM etop_internal.job_fail(j.id,
-        CASE WHEN j.interruptions >= j.max_attempts
-             THEN format('the job was interrupted %s times (its worker exited or the server restarted during it)',
-                         j.interruptions)
-             ELSE format('the job''s worker timed out during each of its %s attempts', j.max_attempts) END,
-        retryable => false, human_review => true);
-  END LOOP;
-    RETURN j;               -- all NULL when there is nothing to do
-END
-$function$
-;
-
-CREATE OR REPLACE FUNCTION etop_internal.qbr_jobs_wake()
- RETURNS trigger
- LANGUAGE plpgsql
- SET search_path TO 'pg_catalog', 'pg_temp'
-AS $function$
-BEGIN
-    PERFORM pg_notify('etop_qbr_jobs', '');
-    RETURN NULL;
-END
-$function$
-;
-CREATE TRIGGER qbr_jobs_wake AFTER INSERT ON etop.qbr_jobs
-    FOR EACH STATEMENT EXECUTE FUNCTION etop_internal.qbr_jobs_wake();
-REVOKE ALL ON FUNCTION etop_internal.qbr_jobs_wake() FROM PUBLIC;
+$$;

@@ -327,6 +327,13 @@ class CWHandler(MockHandler):
             return self.send_error_status(400, "page, pageSize and pageId must be integers")
         page_size = max(1, min(page_size, 1000))
         page = max(1, page)
+        rname = self.rule.name if self.rule is not None else None
+        if rname == "page-size-cap":
+            # the server returns fewer records per page than asked (size, default
+            # 10); its Link headers say where the next page is
+            page_size = min(page_size, self.rule.size or 10)
+        if rname == "endless":
+            return self.send_endless(name, idx, page, page_size)
         coll = self.data.collections[name]
         headers = {}
         forward = (self.headers.get("pagination-type") or "").lower() == "forward-only" \
@@ -343,6 +350,8 @@ class CWHandler(MockHandler):
                     else:
                         hi = mid
                 start = lo
+            if rname == "ignore-paging":
+                start = 0
             sel = idx[start:start + page_size]
             if start + page_size < len(idx) and sel:
                 headers["Link"] = '<%s>; rel="next"' % self.page_url(
@@ -351,6 +360,9 @@ class CWHandler(MockHandler):
         else:
             start = (page - 1) * page_size
             sel = idx[start:start + page_size]
+            if rname == "ignore-paging":
+                # page is ignored: always the first page (Link headers as usual)
+                start, sel = 0, idx[:page_size]
             last = max(1, (len(idx) + page_size - 1) // page_size)
             links = []
             if page < last:
@@ -382,6 +394,18 @@ class CWHandler(MockHandler):
             body = self.data.page(name, q.get("conditions"), q.get("orderby"), extra, idx,
                                   start, page_size)
         self.send_bytes(200, body, headers=headers)
+
+    def send_endless(self, name, idx, page, page_size):
+        """Scenario endless: every page is full and has a next page; records
+        past the end are the collection again with ids + 1,000,000 per round."""
+        coll = self.data.collections[name]
+        recs = []
+        for k in range((page - 1) * page_size, page * page_size):
+            r = dict(coll.records[idx[k % len(idx)]]) if idx else {"id": 0}
+            r["id"] = r["id"] + 1000000 * (k // max(1, len(idx)))
+            recs.append(r)
+        link = '<%s>; rel="next"' % self.page_url({"page": page + 1, "pageSize": page_size})
+        self.send_bytes(200, mocklib.json.dumps(recs).encode(), headers={"Link": link})
 
     def page_url(self, replace, drop=()):
         items = [(k, v) for k, v in urllib.parse.parse_qsl(self.raw_query, keep_blank_values=True)

@@ -238,6 +238,16 @@ class GraphHandler(MockHandler):
             # a next page on another host: a client must not send its token there
             out["@odata.nextLink"] = re.sub(r"^http://[^/]+", "http://127.0.0.2:9",
                                             out["@odata.nextLink"])
+        if self.rule is not None and self.rule.name == "self-next-link":
+            # every page links to itself: paging that never ends
+            out["@odata.nextLink"] = "%s%s" % (self.base_url(), self.path)
+        if (self.rule is not None and self.rule.name == "cycle-next-link"
+                and q.get("$skiptoken") and "@odata.nextLink" not in out):
+            # the last page links back to the first (no $skiptoken): a cycle
+            nq = [(k, v) for k, v in urllib.parse.parse_qsl(self.raw_query, keep_blank_values=True)
+                  if k != "$skiptoken"]
+            out["@odata.nextLink"] = "%s/v1.0/%s?%s" % (self.base_url(), rel, urllib.parse.urlencode(
+                nq, safe="$,()'", quote_via=urllib.parse.quote))
         if (self.rule is not None and self.rule.name == "long-next-link"
                 and "@odata.nextLink" in out):
             # a next page on this host that is no page (400), with a long non-ASCII

@@ -101,6 +101,10 @@ class ImmyHandler(MockHandler):
                 idx = [i for i, r in enumerate(d.computers.records)
                        if not tenant or str(r["tenantId"]) == tenant]
                 page = idx[skip:skip + take]
+                if self.rule is not None and self.rule.name == "ignore-paging":
+                    # skip is ignored and every page is full: the first `take`
+                    # computers (the 47 repeated to fill the page)
+                    page = [idx[i % len(idx)] for i in range(take)]
                 body = b'{"count":%d,"results":%s}' % (len(idx), d.computers.page_bytes(page, fault, self))
                 return self.send_bytes(200, body)
             m = re.fullmatch(r"computers/(\d+)", rel)
@@ -115,6 +119,8 @@ class ImmyHandler(MockHandler):
                 page = ints("page", 1)
                 size = ints("pagesize", 1000)
                 idx = list(range(len(d.baselines)))[(page - 1) * size:(page - 1) * size + size]
+                if self.rule is not None and self.rule.name == "ignore-paging":
+                    idx = [i % len(d.baselines) for i in range(size)]
                 return self.send_bytes(200, d.baselines.page_bytes(idx, fault, self))
             m = re.fullmatch(r"target-assignments/(\d+)", rel)
             if m and method == "GET":

@@ -37,8 +37,9 @@ CONTROL_PREFIX = "/__"
 # example the OpenAI mock's "hallucinate") are passed to the vendor handler.
 GENERIC_FAULTS = {
     "hang", "slow", "stall", "drop", "close", "malformed", "not-array", "huge", "huge-stream",
+    "deep-json",
 }
-RECORD_FAULTS = {"missing-fields", "wrong-types"}
+RECORD_FAULTS = {"missing-fields", "wrong-types", "bad-ids", "nul-escape", "unknown-company"}
 
 
 _DAYS = {}
@@ -469,6 +470,18 @@ class MockHandler(BaseHTTPRequestHandler):
         if name in ("huge", "huge-stream"):
             self._send_huge(rule.size or 1 << 30, declared=(name == "huge"))
             return True
+        if name == "deep-json":
+            # valid JSON, but one record holds arrays nested `size` levels deep
+            # (default 100000): more than any parser's stack should be asked for
+            depth = rule.size or 100000
+            rec = b'{"id": 1, "name": "deep", "deep": ' + b"[" * depth + b"]" * depth + b"}"
+            body = self.fault_payload()
+            if body.startswith(b"["):
+                body = b"[" + rec + b"," + body[1:]
+            else:                   # {"value": [...]} / {"results": [...]}
+                body = re.sub(rb'(":\s*\[)', lambda m: m.group(1) + rec + b",", body, count=1)
+            self.send_bytes(200, body)
+            return True
         return False
 
     def fault_payload(self):
@@ -622,6 +635,27 @@ def break_record(rec, fault):
     become strings, booleans "yes"/"no", timestamps epoch numbers, objects
     their name string, lists a string."""
     rec = dict(rec)
+    if fault == "bad-ids":
+        # ids of the wrong type: integer ids become 1e30 (a JSON number far out
+        # of any integer range), string ids (Graph's GUIDs) the number 12345
+        if isinstance(rec.get("id"), str):
+            rec["id"] = 12345
+        elif "id" in rec:
+            rec["id"] = 1e30
+        return rec
+    if fault == "unknown-company":
+        # every 15th record (by id) belongs to a company that is not synced
+        # (a former client): company 999
+        if isinstance(rec.get("company"), dict) and isinstance(rec.get("id"), int) and rec["id"] % 15 == 0:
+            rec["company"] = {"id": 999, "identifier": "FormerClient", "name": "Former Client LLC"}
+        return rec
+    if fault == "nul-escape":
+        # a U+0000 inside a string (JSON "\u0000"): valid JSON jsonb cannot store
+        for k in ("summary", "name", "displayName", "computerName", "title"):
+            if isinstance(rec.get(k), str):
+                rec[k] = rec[k] + "\u0000" + " (after NUL)"
+                break
+        return rec
     if fault == "missing-fields":
         gone = [k for k in MISSING_KEYS if k in rec]
         for k in gone or list(rec)[:3]:

@@ -138,6 +138,42 @@ class ConnectWiseTest(unittest.TestCase):
         self.assertIn('rel="first"', headers["link"])
         self.assertNotIn('rel="next"', headers["link"])
 
+    def test_misbehaving_paging(self):
+        # page-size-cap: fewer than asked, but the Link headers lead to every record
+        self.s.control(scenario="page-size-cap", size=10)
+        url, ids = self.url("service/tickets", pageSize=1000), []
+        while url:
+            data, headers = jget(url, *CW_AUTH)
+            self.assertLessEqual(len(data), 10)
+            ids += [t["id"] for t in data]
+            url = next_link(headers)
+        self.assertEqual(len(set(ids)), 150)
+        # ignore-paging: page 2 is page 1
+        self.s.control(scenario="ignore-paging")
+        p1, _ = jget(self.url("service/tickets", pageSize=10, page=1), *CW_AUTH)
+        p2, h2 = jget(self.url("service/tickets", pageSize=10, page=2), *CW_AUTH)
+        self.assertEqual(p1, p2)
+        self.assertIn("page=3", next_link(h2))
+        # endless: full pages past the end, always a next page
+        self.s.control(scenario="endless")
+        p99, h99 = jget(self.url("service/tickets", pageSize=10, page=99), *CW_AUTH)
+        self.assertEqual(len(p99), 10)
+        self.assertIn("page=100", next_link(h99))
+        # record faults: bad-ids (1e30), unknown-company (company 999), nul-escape
+        self.s.control(scenario="bad-ids")
+        rc, st, _, body = curl(self.url("service/tickets", pageSize=2), *CW_AUTH)
+        self.assertIn(b'"id": 1e+30', body)
+        self.s.control(scenario="unknown-company")
+        data, _ = jget(self.url("company/configurations", pageSize=1000), *CW_AUTH)
+        self.assertEqual(sum(1 for r in data if r["company"]["id"] == 999), 3)
+        self.s.control(scenario="nul-escape")
+        rc, st, _, body = curl(self.url("service/tickets", pageSize=1), *CW_AUTH)
+        self.assertIn(b"\\u0000 (after NUL)", body)
+        self.s.control(scenario="deep-json", size=300)
+        rc, st, _, body = curl(self.url("service/tickets", pageSize=1), *CW_AUTH)
+        self.assertIn(b"[" * 300 + b"]" * 300, body)
+        json.loads(body)
+
     def test_forward_only(self):
         url, ids = self.url("service/tickets", pageSize=60), []
         while url:
