@@ -34,6 +34,6 @@ expect "the run is failed in etop.sync_runs" "$(q -c "SELECT string_agg(status, 
 expect "and in cron.job_run_details" \
     "$(q -c "SELECT d.status FROM cron.job_run_details d JOIN cron.job j USING (jobid) WHERE j.jobname = 'etop:sync:dead-cw' ORDER BY runid DESC LIMIT 1")" "failed"
 expect "return_message has the vendor's error" \
-    "$(q -c "SELECT d.return_message LIKE '%sync of connection \"dead-cw\" failed: connectwise API unreachable%' FROM cron.job_run_details d JOIN cron.job j USING (jobid) WHERE j.jobname = 'etop:sync:dead-cw' ORDER BY runid DESC LIMIT 1")" "t"
+    "$(q -c "SELECT d.return_message LIKE '%sync of connection \"dead-cw\" failed: ConnectWise API unreachable%' FROM cron.job_run_details d JOIN cron.job j USING (jobid) WHERE j.jobname = 'etop:sync:dead-cw' ORDER BY runid DESC LIMIT 1")" "t"
 expect "etop.schedules shows it failed" "$(q -c "SELECT last_status FROM etop.schedules WHERE name = 'etop:sync:dead-cw'")" "failed"
 finish
