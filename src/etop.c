@@ -26,6 +26,7 @@
 #endif
 
 #include "etop/etop.h"
+#include "etop/sync_registry.h"
 
 PG_MODULE_MAGIC;
 
@@ -37,7 +38,10 @@ _PG_init(void)
 	etop_define_settings();
 	MarkGUCPrefixReserved("etop");
 	if (process_shared_preload_libraries_in_progress)
+	{
 		etop_register_qbr_workers();
+		etop_sync_registry_init();	/* one run per connection; cancel; liveness */
+	}
 }
 
 /*

@@ -36,6 +36,7 @@
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
+#include "utils/timestamp.h"
 #include "utils/wait_event.h"
 
 #include <curl/curl.h>
@@ -44,6 +45,7 @@
 #include "etop/etop.h"
 #include "etop/http_client.h"
 #include "etop/json_util.h"
+#include "etop/sync_registry.h"
 #include "etop/sync_guard.h"
 
 #include "common/hashfn.h"
@@ -68,7 +70,19 @@ typedef struct SyncLaunch
 	Oid			requested_by;
 	int32		connection_id;
 	bool		full;
+	int			slot;			/* its slot in the sync registry (sync_registry.c) */
 } SyncLaunch;
+
+/* How a run ended, for the worker's last log line. */
+typedef enum SyncOutcome
+{
+	SYNC_SUCCEEDED,
+	SYNC_FAILED,
+	SYNC_CANCELLED
+} SyncOutcome;
+
+#define SYNC_CANCELLED_ERROR "Sync cancelled"
+
 
 struct EtopSyncContext
 {
@@ -95,6 +109,7 @@ struct EtopSyncContext
 	Jsonb	   *page_records;	/* the last stored page's records, in page_cxt */
 	etop_http_client *http;
 	etop_paging_guard *guard;	/* pages, links and records seen (sync_guard.c) */
+	int			slot;			/* this worker's slot in the sync registry */
 };
 
 /* ---------- small SPI helpers (each its own transaction) ---------- */
@@ -188,13 +203,13 @@ http_failure(EtopSyncContext *ctx, const etop_http_response *r, const char *url)
 	if (r->error == ETOP_HTTP_4XX && r->status == 401)
 	{
 		msg = psprintf("%s authentication failed", v);
-		json = psprintf("{\"error\": %s, \"details\": \"Invalid API credentials\", \"status\": 401}",
+		json = psprintf("{\"error\": %s, \"details\": \"Invalid API credentials\", \"http_status\": 401}",
 						json_str(msg));
 	}
 	else if (r->error == ETOP_HTTP_4XX && r->status == 403)
 	{
 		msg = psprintf("%s permission denied", v);
-		json = psprintf("{\"error\": %s, \"status\": 403, \"url\": %s%s%s%s}", json_str(msg),
+		json = psprintf("{\"error\": %s, \"http_status\": 403, \"url\": %s%s%s%s}", json_str(msg),
 						json_str(where),
 						ctx->required_scopes ? ", \"required_scopes\": " : "",
 						ctx->required_scopes ? ctx->required_scopes : "",
@@ -210,19 +225,19 @@ http_failure(EtopSyncContext *ctx, const etop_http_response *r, const char *url)
 	else if (r->error == ETOP_HTTP_4XX && r->status == 429)
 	{
 		msg = psprintf("%s rate limit exceeded", v);
-		json = psprintf("{\"error\": %s, \"retry_after\": %ld, \"attempts\": %d, \"status\": 429}",
+		json = psprintf("{\"error\": %s, \"retry_after\": %ld, \"attempts\": %d, \"http_status\": 429}",
 						json_str(msg), r->retry_after_s >= 0 ? r->retry_after_s : 60, r->attempts);
 	}
 	else if (r->error == ETOP_HTTP_4XX)
 	{
 		msg = psprintf("%s rejected the request (HTTP %ld)", v, r->status);
-		json = psprintf("{\"error\": %s, \"status\": %ld, \"url\": %s}", json_str(msg), r->status,
+		json = psprintf("{\"error\": %s, \"http_status\": %ld, \"url\": %s}", json_str(msg), r->status,
 						json_str(where));
 	}
 	else if (r->error == ETOP_HTTP_5XX)
 	{
 		msg = psprintf("%s API unavailable (HTTP %ld)", v, r->status);
-		json = psprintf("{\"error\": %s, \"status\": %ld, \"attempts\": %d, \"url\": %s}",
+		json = psprintf("{\"error\": %s, \"http_status\": %ld, \"attempts\": %d, \"url\": %s}",
 						json_str(msg), r->status, r->attempts, json_str(where));
 	}
 	else if (r->error == ETOP_HTTP_TIMEOUT)
@@ -255,6 +270,48 @@ http_failure(EtopSyncContext *ctx, const etop_http_response *r, const char *url)
 						json_str(where), json_str(details));
 	}
 	sync_error(ctx, json, msg);
+}
+
+/* ---------- cancel ---------- */
+
+/*
+ * The HTTP client's abort callback: SIGTERM, a query cancel, or
+ * etop.sync_cancel() (a flag in the run's registry slot, set with the
+ * worker's latch) stop a transfer within one poll slice (50 ms).
+ */
+static bool
+sync_abort(void *arg)
+{
+	EtopSyncContext *ctx = arg;
+
+	return ProcDiePending || QueryCancelPending || etop_sync_cancel_requested(ctx->slot);
+}
+
+/* Retry waits: a latch wait that etop.sync_cancel()'s SetLatch ends at once. */
+static bool
+sync_sleep(void *arg, long ms)
+{
+	while (ms > 0)
+	{
+		long		slice = Min(ms, 1000);
+
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, slice,
+						 PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		if (sync_abort(arg))
+			return false;
+		ms -= slice;
+	}
+	return true;
+}
+
+static void raise_cancelled(EtopSyncContext *ctx) pg_attribute_noreturn();
+
+static void
+raise_cancelled(EtopSyncContext *ctx)
+{
+	sync_error(ctx, "{\"error\": \"" SYNC_CANCELLED_ERROR "\", \"details\": \"cancelled by etop.sync_cancel()\"}",
+			   "sync cancelled by etop.sync_cancel()");
 }
 
 /* ---------- the adapter API ---------- */
@@ -390,11 +447,17 @@ etop_sync_http(EtopSyncContext *ctx, const EtopSyncRequest *sreq, char **link_ou
 	req.max_response_bytes = (size_t) option_long(ctx, "max_response_bytes", 64L * 1024 * 1024);
 	req.ca_file = ca;
 	req.allocator = &alloc;
-	req.abort_cb = etop_interrupt_pending;
-	req.sleep_cb = etop_latch_sleep;
+	req.abort_cb = sync_abort;
+	req.sleep_cb = sync_sleep;
+	req.cb_arg = ctx;
 
 	etop_http_perform(ctx->http, &req, &resp);
 	CHECK_FOR_INTERRUPTS();		/* SIGTERM during the request: stop here */
+	if (resp.error == ETOP_HTTP_ABORTED && etop_sync_cancel_requested(ctx->slot))
+	{
+		etop_http_response_free(&resp);
+		raise_cancelled(ctx);
+	}
 	if (resp.error != ETOP_HTTP_OK)
 	{
 		etop_http_response_free(&resp);	/* body and link; the rest says what failed */
@@ -917,6 +980,9 @@ finish_run(EtopSyncContext *ctx)
 			  " round(extract(epoch FROM clock_timestamp() - started_at)::numeric, 3)) WHERE id = $1",
 			  1, types, values, SPI_OK_UPDATE);
 	counts = call_normalize(ctx);
+	/* cancelled while normalizing: nothing of it is committed */
+	if (etop_sync_cancel_requested(ctx->slot))
+		raise_cancelled(ctx);
 	values[1] = counts ? CStringGetTextDatum(counts) : (Datum) 0;
 	exec_args(counts ?
 			  "UPDATE etop.sync_runs r SET status = 'succeeded', record_counts = $2::jsonb,"
@@ -934,29 +1000,136 @@ finish_run(EtopSyncContext *ctx)
 			  1, types, values, SPI_OK_UPDATE);
 	exec_args("DELETE FROM etop.sync_pages WHERE run_id = $1", 1, types, values, SPI_OK_DELETE);
 	end_tx();
+	etop_sync_set_phase(ctx->slot, ETOP_SYNC_RECORDED);
 }
 
+/* key: "value", for an error object under construction */
 static void
-record_failure(EtopSyncContext *ctx, const char *message)
+append_key(StringInfo b, const char *key, const char *value)
+{
+	if (value == NULL)
+		return;
+	appendStringInfo(b, ", \"%s\": ", key);
+	escape_json(b, value);
+}
+
+/*
+ * Record a run that ended in an error as failed or cancelled, and log it.
+ * The error object is the vendor's (ctx->error_json, built where the error
+ * was raised) or {"error", "detail", "hint", "sqlstate"} of the ERROR (a
+ * normalization function's RAISE ... USING DETAIL, HINT: the hint naming
+ * the option that fixes it is what the DBA needs).
+ */
+static SyncOutcome
+record_failure(EtopSyncContext *ctx, ErrorData *e)
 {
 	Oid			types[3] = {INT8OID, TEXTOID, TEXTOID};
 	Datum		values[3];
-	char	   *json = ctx->error_json ? ctx->error_json
-		: psprintf("{\"error\": %s}", json_str(message));
+	StringInfoData b;
+	bool		cancelled;
+	const char *by = NULL;
+
+	if (etop_sync_cancel_requested(ctx->slot) ||
+		(ctx->error_json && strstr(ctx->error_json, "\"" SYNC_CANCELLED_ERROR "\"") != NULL))
+		by = "cancelled by etop.sync_cancel()";
+	else if (e->sqlerrcode == ERRCODE_QUERY_CANCELED)
+		by = "cancelled by pg_cancel_backend() on the sync worker";
+	cancelled = (by != NULL);
+
+	initStringInfo(&b);
+	if (cancelled)
+	{
+		appendStringInfoString(&b, "{\"error\": \"" SYNC_CANCELLED_ERROR "\"");
+		append_key(&b, "details", psprintf("%s; no normalized row was changed", by));
+		appendStringInfoChar(&b, '}');
+	}
+	else if (ctx->error_json)
+		appendStringInfoString(&b, ctx->error_json);
+	else
+	{
+		appendStringInfoString(&b, "{\"error\": ");
+		escape_json(&b, e->message ? e->message : "unknown error");
+		append_key(&b, "detail", e->detail);
+		append_key(&b, "hint", e->hint);
+		append_key(&b, "sqlstate", unpack_sql_state(e->sqlerrcode));
+		appendStringInfoChar(&b, '}');
+	}
 
 	values[0] = Int64GetDatum(ctx->run_id);
-	values[1] = CStringGetTextDatum(json);
-	values[2] = CStringGetTextDatum(strstr(json, "\"Sync cancelled\"") ? "cancelled" : "failed");
+	values[1] = CStringGetTextDatum(b.data);
+	values[2] = CStringGetTextDatum(cancelled ? "cancelled" : "failed");
 	begin_tx("etop sync: recording failure");
 	exec_args("UPDATE etop.sync_runs SET status = $3, error = $2::jsonb, finished_at = clock_timestamp()"
-			  " WHERE id = $1", 3, types, values, SPI_OK_UPDATE);
+			  " WHERE id = $1 AND status = 'running'", 3, types, values, SPI_OK_UPDATE);
 	/* keep only this connection's latest failed pages, for diagnosis */
 	exec_args("DELETE FROM etop.sync_pages p USING etop.sync_runs r, etop.sync_runs me"
 			  " WHERE me.id = $1 AND r.id = p.run_id AND r.connection_id = me.connection_id AND r.id <> $1",
 			  1, types, values, SPI_OK_DELETE);
 	end_tx();
-	ereport(LOG, (errmsg("etop: sync run " INT64_FORMAT " of \"%s\" failed: %s",
-						 ctx->run_id, ctx->connection ? ctx->connection : "?", message)));
+	etop_sync_set_phase(ctx->slot, ETOP_SYNC_RECORDED);
+	if (cancelled)
+		ereport(LOG, (errmsg("etop: sync run " INT64_FORMAT " of \"%s\" cancelled after %d pages, " INT64_FORMAT " records fetched; nothing normalized",
+							 ctx->run_id, ctx->connection ? ctx->connection : "?", ctx->pages, ctx->rows),
+					  errdetail("%s.", by)));
+	else
+		ereport(LOG, (errmsg("etop: sync run " INT64_FORMAT " of \"%s\" failed: %s",
+							 ctx->run_id, ctx->connection ? ctx->connection : "?",
+							 e->message ? e->message : "unknown error"),
+					  e->detail ? errdetail("%s", e->detail) : 0,
+					  e->hint ? errhint("%s", e->hint) : 0));
+	return cancelled ? SYNC_CANCELLED : SYNC_FAILED;
+}
+
+/*
+ * before_shmem_exit: the worker is leaving (SIGTERM from a fast shutdown or
+ * pg_terminate_backend(), or another FATAL) with its run still "running".
+ * proc_exit() has cleared the pending interrupts and holds them, so one more
+ * short transaction records the outcome (a fast shutdown waits for the
+ * worker).  If even that fails, the reaper (etop_internal.sync_reap()) does
+ * it at the next look.  Runs before ShutdownPostgres (registered later).
+ */
+static void
+record_unfinished(int code, Datum arg)
+{
+	int			slot = DatumGetInt32(arg);
+	int64		run = etop_sync_slot_run(slot);
+	Oid			types[2] = {INT8OID, TEXTOID};
+	Datum		values[2];
+
+	if (run == 0 || etop_sync_phase(slot) != ETOP_SYNC_RUNNING)
+		return;
+	PG_TRY();
+	{
+		AbortOutOfAnyTransaction();
+		MemoryContextSwitchTo(TopMemoryContext);
+		values[0] = Int64GetDatum(run);
+		values[1] = CStringGetTextDatum(psprintf("{\"error\": \"Sync worker was terminated\", \"details\": "
+												 "\"The sync worker (pid %d) was stopped before it finished: "
+												 "the server shut down, or pg_terminate_backend() ended it; "
+												 "no normalized row was changed. Run the sync again.\"}",
+												 MyProcPid));
+		begin_tx("etop sync: recording termination");
+		exec_args("UPDATE etop.sync_runs SET status = 'failed', error = $2::jsonb, finished_at = clock_timestamp()"
+				  " WHERE id = $1 AND status = 'running'", 2, types, values, SPI_OK_UPDATE);
+		end_tx();
+		etop_sync_set_phase(slot, ETOP_SYNC_RECORDED);
+		ereport(LOG, (errmsg("etop: sync run " INT64_FORMAT " failed: its worker was terminated (server shutdown or pg_terminate_backend())",
+							 run)));
+	}
+	PG_CATCH();
+	{
+		EmitErrorReport();
+		FlushErrorState();
+		AbortOutOfAnyTransaction();
+	}
+	PG_END_TRY();
+}
+
+/* on_shmem_exit: free the worker's registry slot, however it exits. */
+static void
+release_slot(int code, Datum arg)
+{
+	etop_sync_release(DatumGetInt32(arg));
 }
 
 void
@@ -965,20 +1138,31 @@ etop_sync_worker_main(Datum main_arg)
 	SyncLaunch	launch;
 	EtopSyncContext ctx;
 	MemoryContext cxt;
+	SyncOutcome outcome = SYNC_FAILED;
+	int64		run_id = DatumGetInt64(main_arg);
 
 	etop_worker_tune_malloc();
 	memcpy(&launch, MyBgworkerEntry->bgw_extra, sizeof(launch));
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
+	/* the slot etop_internal._sync_launch() reserved; gone if it gave up waiting */
+	if (!etop_sync_claim(launch.slot, run_id, launch.database))
+	{
+		elog(LOG, "etop: sync run " INT64_FORMAT " not started: its launch was abandoned", run_id);
+		proc_exit(0);
+	}
+	on_shmem_exit(release_slot, Int32GetDatum(launch.slot));
 	BackgroundWorkerInitializeConnectionByOid(launch.database, InvalidOid, 0);
+	before_shmem_exit(record_unfinished, Int32GetDatum(launch.slot));
 	pgstat_report_appname("etop sync worker");
 
 	cxt = AllocSetContextCreate(TopMemoryContext, "etop sync", ALLOCSET_DEFAULT_SIZES);
 	MemoryContextSwitchTo(cxt);
 	memset(&ctx, 0, sizeof(ctx));
-	ctx.run_id = DatumGetInt64(main_arg);
+	ctx.run_id = run_id;
 	ctx.full = launch.full;
 	ctx.cxt = cxt;
+	ctx.slot = launch.slot;
 
 	if (!load_run(&ctx, &launch))
 	{
@@ -986,18 +1170,22 @@ etop_sync_worker_main(Datum main_arg)
 			 ctx.run_id, launch.connection_id);
 		proc_exit(0);
 	}
+	etop_sync_set_phase(ctx.slot, ETOP_SYNC_RUNNING);
 	/* load_run committed, which leaves TopMemoryContext current: the adapter works in the run's */
 	MemoryContextSwitchTo(cxt);
 	ctx.http = etop_http_client_create();
 
 	PG_TRY();
 	{
-		EtopAdapterFetch fetch = (EtopAdapterFetch) load_external_function(ctx.library, ctx.symbol,
-																		   true, NULL);
+		EtopAdapterFetch fetch;
 
+		if (etop_sync_cancel_requested(ctx.slot))
+			raise_cancelled(&ctx);	/* cancelled before it started */
+		fetch = (EtopAdapterFetch) load_external_function(ctx.library, ctx.symbol, true, NULL);
 		fetch(&ctx);
 		MemoryContextSwitchTo(cxt);
 		finish_run(&ctx);
+		outcome = SYNC_SUCCEEDED;
 	}
 	PG_CATCH();
 	{
@@ -1008,21 +1196,75 @@ etop_sync_worker_main(Datum main_arg)
 		FlushErrorState();
 		AbortCurrentTransaction();
 		if (ProcDiePending)
-			proc_exit(1);		/* terminated: sync_wait() marks the run failed */
-		record_failure(&ctx, e->message);
+			proc_exit(1);		/* terminated: record_unfinished() records it */
+		outcome = record_failure(&ctx, e);
 	}
 	PG_END_TRY();
 	if (ctx.http)
 		etop_http_client_destroy(ctx.http);
-	elog(LOG, "etop: sync run " INT64_FORMAT " of \"%s\" finished: %d pages, " INT64_FORMAT " records",
-		 ctx.run_id, ctx.connection, ctx.pages, ctx.rows);
+	if (outcome == SYNC_SUCCEEDED)
+		elog(LOG, "etop: sync run " INT64_FORMAT " of \"%s\" finished: %d pages, " INT64_FORMAT " records",
+			 ctx.run_id, ctx.connection, ctx.pages, ctx.rows);
 	proc_exit(0);
 }
 
 /* ---------- SQL: etop_internal._sync_launch(run bigint, connection_id int, full bool) ---------- */
 
+static void
+require_registry(void)
+{
+	if (!etop_sync_registry_available())
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("etop cannot run syncs: etop is not in shared_preload_libraries"),
+				 errdetail("Sync runs are background workers that etop tracks in shared memory set up at server start."),
+				 errhint("Add etop to shared_preload_libraries in postgresql.conf "
+						 "(e.g. shared_preload_libraries = 'etop,pg_cron') and restart PostgreSQL.")));
+}
+
+/* A connection's name, for messages ("#id" if it is gone). */
+static char *
+connection_name(int32 connection_id)
+{
+	Oid			types[1] = {INT4OID};
+	Datum		values[1] = {Int32GetDatum(connection_id)};
+	char	   *name = NULL;
+
+	SPI_connect();
+	if (SPI_execute_with_args("SELECT name FROM etop.connections WHERE id = $1", 1, types, values,
+							  NULL, true, 1) == SPI_OK_SELECT && SPI_processed == 1)
+	{
+		char	   *n = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+
+		name = n ? MemoryContextStrdup(TopTransactionContext, n) : NULL;
+	}
+	SPI_finish();
+	return name ? name : psprintf("#%d", connection_id);
+}
+
+/* Whether etop.sync_runs already has this run id. */
+static bool
+run_row_exists(int64 run)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(run)};
+	bool		exists;
+
+	SPI_connect();
+	exists = SPI_execute_with_args("SELECT 1 FROM etop.sync_runs WHERE id = $1", 1, types, values,
+								   NULL, true, 1) == SPI_OK_SELECT && SPI_processed == 1;
+	SPI_finish();
+	return exists;
+}
+
 PG_FUNCTION_INFO_V1(etop_sync_launch);
 
+/*
+ * Reserves the connection's slot in the sync registry (refusing when it has
+ * a run: at most one run per connection, also when two sessions, or two
+ * calls in one statement, start one at once, and also when an etop_admin
+ * calls this directly), then starts the worker.
+ */
 Datum
 etop_sync_launch(PG_FUNCTION_ARGS)
 {
@@ -1030,12 +1272,44 @@ etop_sync_launch(PG_FUNCTION_ARGS)
 	SyncLaunch	launch;
 	BackgroundWorker w;
 	BackgroundWorkerHandle *handle;
-	pid_t		pid;
+	BgwHandleStatus status;
+	pid_t		pid = 0;
+	int64		busy = 0;
+	int			slot;
 
+	require_registry();
+	memset(&launch, 0, sizeof(launch));
 	launch.database = MyDatabaseId;
 	launch.requested_by = GetUserId();
 	launch.connection_id = PG_GETARG_INT32(1);
 	launch.full = PG_GETARG_BOOL(2);
+
+	if (run <= 0 || run_row_exists(run))
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_OBJECT),
+				 errmsg("sync run " INT64_FORMAT " already exists", run),
+				 errhint("Start syncs with etop.sync(connection); it takes a new run id.")));
+	slot = etop_sync_reserve(MyDatabaseId, launch.connection_id, run, &busy);
+	if (slot == ETOP_SYNC_BUSY)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_IN_USE),
+				 errmsg("a sync of connection \"%s\" is already running (run " INT64_FORMAT ")",
+						connection_name(launch.connection_id), busy),
+				 errdetail("A connection has at most one running sync."),
+				 errhint("Wait for it with SELECT etop.sync_wait(" INT64_FORMAT "), or stop it with SELECT etop.sync_cancel(" INT64_FORMAT ").",
+						 busy, busy)));
+	if (slot == ETOP_SYNC_RUN_TAKEN)
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_OBJECT),
+				 errmsg("sync run " INT64_FORMAT " already exists", run),
+				 errhint("Start syncs with etop.sync(connection); it takes a new run id.")));
+	if (slot == ETOP_SYNC_NO_SLOT)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("could not start a sync worker"),
+				 errdetail("As many syncs are running as there are background worker slots (max_worker_processes)."),
+				 errhint("Wait for running syncs to finish, or raise max_worker_processes.")));
+	launch.slot = slot;
 
 	memset(&w, 0, sizeof(w));
 	w.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
@@ -1049,16 +1323,59 @@ etop_sync_launch(PG_FUNCTION_ARGS)
 	w.bgw_notify_pid = MyProcPid;
 	memcpy(w.bgw_extra, &launch, sizeof(launch));
 
-	if (!RegisterDynamicBackgroundWorker(&w, &handle))
-		ereport(ERROR,
-				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
-				 errmsg("could not start a sync worker"),
-				 errdetail("All background worker slots are in use."),
-				 errhint("Raise max_worker_processes, or wait for running syncs to finish.")));
-	if (WaitForBackgroundWorkerStartup(handle, &pid) != BGWH_STARTED)
+	PG_TRY();
+	{
+		if (!RegisterDynamicBackgroundWorker(&w, &handle))
+			ereport(ERROR,
+					(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+					 errmsg("could not start a sync worker"),
+					 errdetail("All background worker slots are in use."),
+					 errhint("Raise max_worker_processes, or wait for running syncs to finish.")));
+		status = WaitForBackgroundWorkerStartup(handle, &pid);
+	}
+	PG_CATCH();
+	{
+		/* a worker that starts after this finds its slot gone and exits */
+		etop_sync_unreserve(slot, run);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	/* stopped already: fine if it claimed its slot (it ran), else it never started */
+	if (status != BGWH_STARTED && etop_sync_unreserve(slot, run))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
 				 errmsg("the sync worker did not start"),
-				 errhint("Check the server log; etop must be in shared_preload_libraries.")));
+				 errhint("Check the server log.")));
 	PG_RETURN_INT32(pid);
+}
+
+/* ---------- SQL: the registry, for sync_wait(), sync_reap(), sync_cancel() ---------- */
+
+PG_FUNCTION_INFO_V1(etop_sync_alive);
+
+/* etop_internal._sync_alive(run): whether the run has a worker (or one starting) */
+Datum
+etop_sync_alive(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(etop_sync_alive_run(MyDatabaseId, PG_GETARG_INT64(0)));
+}
+
+PG_FUNCTION_INFO_V1(etop_sync_signal_cancel);
+
+/* etop_internal._sync_signal_cancel(run): flag the run's worker and wake it */
+Datum
+etop_sync_signal_cancel(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(etop_sync_request_cancel(MyDatabaseId, PG_GETARG_INT64(0)));
+}
+
+PG_FUNCTION_INFO_V1(etop_sync_registry_started_at);
+
+/* etop_internal._sync_registry_started(): when shared memory was (re)initialised (NULL: not preloaded) */
+Datum
+etop_sync_registry_started_at(PG_FUNCTION_ARGS)
+{
+	if (!etop_sync_registry_available())
+		PG_RETURN_NULL();
+	PG_RETURN_TIMESTAMPTZ(etop_sync_registry_started());
 }

@@ -202,7 +202,34 @@ $$;
 COMMENT ON FUNCTION etop.connection_update(text, text, jsonb, jsonb, boolean) IS
     'Change a connection (NULL keeps a part); a new base_url or URL option needs the credentials again; audited';
 
--- Runs whose worker is gone (killed, crashed, server restarted) are failed.
+-- runs: the shared-memory registry of sync runs (src/sync_registry.c).  A run
+-- has a slot from etop.sync() until its worker exits, however it exits; a
+-- crash-restart empties the registry.  So "running" without a slot means
+-- the worker is gone -- exact, unlike pg_stat_activity, which a transaction
+-- sees as a snapshot taken at its first look.
+CREATE FUNCTION etop_internal._sync_alive(run_id bigint) RETURNS boolean
+AS 'MODULE_PATHNAME', 'etop_sync_alive'
+LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION etop_internal._sync_alive(bigint) IS
+    'internal: whether a sync run has a worker (or one starting), from the shared-memory registry';
+
+CREATE FUNCTION etop_internal._sync_signal_cancel(run_id bigint) RETURNS boolean
+AS 'MODULE_PATHNAME', 'etop_sync_signal_cancel'
+LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION etop_internal._sync_signal_cancel(bigint) IS
+    'internal: set a sync run''s cancel flag in the registry and wake its worker';
+
+CREATE FUNCTION etop_internal._sync_registry_started() RETURNS timestamptz
+AS 'MODULE_PATHNAME', 'etop_sync_registry_started_at'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION etop_internal._sync_registry_started() IS
+    'internal: when the server (re)initialised shared memory (start, restart or crash-restart); NULL when etop is not preloaded';
+
+-- Runs whose worker is gone are failed, with the reason: a run older than
+-- the registry was cut off by a server restart (fast, immediate or a
+-- crash-restart); otherwise its worker ended without recording an outcome.
+-- (A worker stopped by SIGTERM -- a fast shutdown, pg_terminate_backend() --
+-- records "Sync worker was terminated" itself on its way out.)
 CREATE FUNCTION etop_internal.sync_reap() RETURNS integer
 LANGUAGE sql
 SET search_path = pg_catalog, pg_temp
@@ -210,15 +237,29 @@ AS $$
     WITH dead AS (
         UPDATE etop.sync_runs r
            SET status = 'failed', finished_at = clock_timestamp(),
-               error = jsonb_build_object('error', 'Sync worker exited before finishing',
-                                          'details', 'The worker (pid ' || r.worker_pid || ') ended without '
-                                                     'recording an outcome; no normalized row was changed.')
+               error = CASE WHEN r.started_at < etop_internal._sync_registry_started() THEN
+                   jsonb_build_object('error', 'Server restarted during the sync',
+                                      'details', 'The server restarted at '
+                                                 || etop_internal._sync_registry_started()
+                                                 || ' while the run was running (worker pid ' || r.worker_pid
+                                                 || '); no normalized row was changed. Run the sync again.')
+                   ELSE
+                   jsonb_build_object('error', 'Sync worker exited without recording an outcome',
+                                      'details', 'The worker (pid ' || r.worker_pid || ') ended without '
+                                                 'recording an outcome; no normalized row was changed. '
+                                                 'The server log says why.')
+                   END
          WHERE r.status = 'running'
-           AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = r.worker_pid)
+           AND NOT etop_internal._sync_alive(r.id)
         RETURNING 1)
     SELECT count(*)::int FROM dead;
 $$;
+COMMENT ON FUNCTION etop_internal.sync_reap() IS
+    'internal: mark running sync runs without a worker failed, with the reason';
 
+-- At most one run per connection: etop_internal._sync_launch() reserves the
+-- connection in the shared-memory registry, atomically, and refuses with
+-- object_in_use when it has a run (also for two calls at once).
 CREATE FUNCTION etop.sync(connection text, full_sync boolean DEFAULT false)
 RETURNS bigint
 LANGUAGE plpgsql
@@ -227,7 +268,6 @@ AS $$
 DECLARE
     c record;
     run bigint;
-    busy bigint;
 BEGIN
     SELECT x.id, x.enabled INTO c FROM etop.connections x WHERE x.name = sync.connection;
     IF NOT FOUND THEN
@@ -239,21 +279,38 @@ BEGIN
         RAISE EXCEPTION 'connection "%" is disabled', connection USING ERRCODE = 'object_not_in_prerequisite_state';
     END IF;
     PERFORM etop_internal.sync_reap();
-    SELECT r.id INTO busy FROM etop.sync_runs r WHERE r.connection_id = c.id AND r.status = 'running';
-    IF FOUND THEN
-        RAISE EXCEPTION 'a sync of connection "%" is already running (run %)', connection, busy
-            USING ERRCODE = 'object_in_use', HINT = 'Wait with etop.sync_wait(' || busy || ') or cancel it.';
-    END IF;
     run := nextval('etop.sync_runs_id_seq');
     PERFORM etop_internal._sync_launch(run, c.id, full_sync);
     RETURN run;
 END
 $$;
 COMMENT ON FUNCTION etop.sync(text, boolean) IS
-    'Start a sync of a connection in a background worker; returns the run id at once';
+    'Start a sync of a connection in a background worker; returns the run id at once (one running run per connection)';
+
+-- A finished run as etop.sync_wait() returns it: the error object (failed,
+-- cancelled) or the counts, with "run_id" and the run's "status".  The
+-- vendor's HTTP status is "http_status" (0.2.0 stored it as "status", which
+-- the run's status overwrote: moved here for old rows).
+CREATE FUNCTION etop_internal.sync_result(r etop.sync_runs) RETURNS jsonb
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE WHEN r.status = 'succeeded' THEN
+                jsonb_build_object('run_id', r.id, 'status', r.status, 'synced_at', r.finished_at,
+                                   'record_counts', r.record_counts)
+           ELSE
+                CASE WHEN coalesce(r.error, '{}') ? 'status' AND NOT r.error ? 'http_status'
+                     THEN (r.error - 'status') || jsonb_build_object('http_status', r.error->'status')
+                     ELSE coalesce(r.error, '{}') END
+                || jsonb_build_object('run_id', r.id, 'status', r.status)
+           END;
+$$;
+COMMENT ON FUNCTION etop_internal.sync_result(etop.sync_runs) IS
+    'internal: a finished run as etop.sync_wait() returns it';
 
 -- Wait for a run; returns {"synced_at", "record_counts"} or the error object,
--- with "run_id" and "status".  After the timeout, the run's progress.
+-- with "run_id" and "status" (and "http_status" for a vendor's HTTP error).
+-- After the timeout, the run's progress.
 CREATE FUNCTION etop.sync_wait(run bigint, timeout interval DEFAULT '5 min')
 RETURNS jsonb
 LANGUAGE plpgsql
@@ -261,29 +318,29 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     r etop.sync_runs;
+    alive boolean;
     deadline timestamptz := clock_timestamp() + timeout;
-    appear_by timestamptz := clock_timestamp() + interval '30 s';
 BEGIN
     IF current_setting('transaction_isolation') <> 'read committed' THEN
         RAISE EXCEPTION 'etop.sync_wait() needs READ COMMITTED isolation to see the worker''s progress'
             USING ERRCODE = 'invalid_transaction_state';
     END IF;
     LOOP
+        -- liveness first, then the row: a worker records its outcome before
+        -- it leaves the registry, so a row read after "not alive" is final
+        alive := etop_internal._sync_alive(run);
         SELECT * INTO r FROM etop.sync_runs x WHERE x.id = run;
-        IF FOUND AND r.status = 'running' THEN
-            IF NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = r.worker_pid) THEN
-                PERFORM etop_internal.sync_reap();
-                SELECT * INTO r FROM etop.sync_runs x WHERE x.id = run;
-            END IF;
+        IF FOUND AND r.status = 'running' AND NOT alive THEN
+            PERFORM etop_internal.sync_reap();
+            SELECT * INTO r FROM etop.sync_runs x WHERE x.id = run;
         END IF;
-        IF FOUND AND r.status = 'succeeded' THEN
-            RETURN jsonb_build_object('run_id', r.id, 'status', r.status, 'synced_at', r.finished_at,
-                                      'record_counts', r.record_counts);
-        ELSIF FOUND AND r.status IN ('failed', 'cancelled') THEN
-            RETURN coalesce(r.error, '{}') || jsonb_build_object('run_id', r.id, 'status', r.status);
-        ELSIF NOT FOUND AND clock_timestamp() > appear_by THEN
+        IF FOUND AND r.status <> 'running' THEN
+            RETURN etop_internal.sync_result(r);
+        ELSIF NOT FOUND AND NOT alive THEN
             RAISE EXCEPTION 'sync run % not found', run
-                USING ERRCODE = 'no_data_found', HINT = 'etop.sync() returns the run id.';
+                USING ERRCODE = 'no_data_found',
+                      DETAIL = 'No run of that id is recorded or has a worker in this database.',
+                      HINT = 'etop.sync() returns the run id; etop.sync_runs lists the runs.';
         ELSIF clock_timestamp() > deadline THEN
             RETURN jsonb_build_object('run_id', run, 'status', coalesce(r.status, 'starting'),
                                       'progress', r.progress,
@@ -300,13 +357,58 @@ LANGUAGE sql
 AS $$ SELECT etop.sync_wait(etop.sync(connection, full_sync)) $$;
 COMMENT ON FUNCTION etop.sync_now(text, boolean) IS 'Sync a connection and wait for the outcome (for scripts)';
 
-CREATE FUNCTION etop.sync_cancel(run bigint)
-RETURNS boolean
-LANGUAGE sql
+-- Sync, wait, and raise an error unless the run succeeded: what the pg_cron
+-- jobs of etop.schedule_sync() run, so a failed sync is a failed cron run
+-- (cron.job_run_details.status = 'failed', the vendor's error in
+-- return_message).  Returns the outcome like sync_now() when it succeeded.
+CREATE FUNCTION etop.sync_or_raise(connection text, full_sync boolean DEFAULT false,
+                                   timeout interval DEFAULT '1 hour')
+RETURNS jsonb
+LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
-    UPDATE etop.sync_runs SET cancel_requested = true WHERE id = run AND status = 'running'
-    RETURNING true;
+DECLARE
+    run bigint := etop.sync(connection, full_sync);
+    res jsonb := etop.sync_wait(run, timeout);
+    detail text;
+BEGIN
+    IF res->>'status' = 'succeeded' THEN
+        RETURN res;
+    END IF;
+    detail := concat_ws(' ', nullif(concat_ws('; ', res->>'details', res->>'detail', res->>'url',
+                                              'HTTP status ' || (res->>'http_status')), ''),
+                        format('(run %s; etop.sync_runs has the whole error object.)', run));
+    IF res->>'status' = 'cancelled' THEN
+        RAISE EXCEPTION 'sync of connection "%" was cancelled (run %)', connection, run
+            USING ERRCODE = 'query_canceled', DETAIL = detail;
+    ELSIF res->>'status' = 'failed' THEN
+        RAISE EXCEPTION 'sync of connection "%" failed: %', connection, res->>'error'
+            USING ERRCODE = coalesce(res->>'sqlstate', 'connection_exception'),
+                  DETAIL = detail,
+                  HINT = coalesce(res->>'hint', 'SELECT error FROM etop.sync_runs WHERE id = ' || run || ';');
+    END IF;
+    RAISE EXCEPTION 'sync of connection "%" is still running after % (run %)', connection, timeout, run
+        USING ERRCODE = 'object_not_in_prerequisite_state',
+              HINT = format('SELECT etop.sync_wait(%s); waits for it; etop.sync_cancel(%s) stops it.', run, run);
+END
+$$;
+COMMENT ON FUNCTION etop.sync_or_raise(text, boolean, interval) IS
+    'Sync a connection, wait, and raise an error unless the run succeeded (what scheduled syncs run)';
+
+-- Cancel: the flag in the registry (with the worker's latch) stops an HTTP
+-- transfer or a retry wait within a second; cancel_requested (the table) is
+-- also read between pages.  True if the run was running (or starting).
+CREATE FUNCTION etop.sync_cancel(run bigint)
+RETURNS boolean
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    signalled boolean := etop_internal._sync_signal_cancel(run);
+BEGIN
+    UPDATE etop.sync_runs SET cancel_requested = true WHERE id = run AND status = 'running';
+    RETURN signalled OR FOUND;
+END
 $$;
 COMMENT ON FUNCTION etop.sync_cancel(bigint) IS
-    'Ask a running sync to stop at its next page; nothing of it is normalized';
+    'Stop a running sync within a second or two (also mid-request); it ends cancelled, nothing of it normalized';

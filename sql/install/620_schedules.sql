@@ -80,8 +80,9 @@ BEGIN
             USING ERRCODE = 'undefined_object',
                   HINT = 'SELECT name, adapter FROM etop.connections lists the connections.';
     END IF;
+    -- sync_or_raise: a failed or cancelled sync is a failed cron run
     RETURN etop_internal.cron_schedule('etop:sync:' || schedule_sync.connection, cron_expr,
-                              format('SELECT etop.sync_now(%L)', schedule_sync.connection));
+                              format('SELECT etop.sync_or_raise(%L)', schedule_sync.connection));
 END
 $$;
 COMMENT ON FUNCTION etop.schedule_sync(text, text) IS

@@ -11,7 +11,7 @@
 # the database.
 set -euo pipefail
 
-DB=etop_it
+DB=${ETOP_IT_DB:-etop_it}
 WAIT_SECONDS=140          # one pg_cron run, each; a run starts every minute
 
 fail() { echo "cadence_cron: FAIL: $*" >&2; exit 1; }
@@ -129,7 +129,7 @@ q "SELECT etop.schedule_score_snapshots('0 0 1 1 *')" >/dev/null 2>&1
 got=$(q "SELECT string_agg(name || ' | ' || command, E'\n' ORDER BY name) FROM etop.schedules")
 want="etop:qbr-check | SELECT etop.run_qbr_check()
 etop:score-snapshots | SELECT etop.snapshot_scores()
-etop:sync:o'brien-cw | SELECT etop.sync_now('o''brien-cw')"
+etop:sync:o'brien-cw | SELECT etop.sync_or_raise('o''brien-cw')"
 [ "$got" = "$want" ] || fail "etop.schedules lists:
 $got"
 err=$(psql -X -q -At -d "$DB" -c "SELECT etop.schedule_sync('no-such-connection', '0 * * * *')" 2>&1 || true)

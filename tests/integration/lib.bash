@@ -68,3 +68,28 @@ create_vendor_connections() {  # fast HTTP retry options, for tests and the demo
             '{\"authority\": \"http://127.0.0.1:$GRAPH_PORT\", \"client_external_id\": \"250\",
               \"client_source\": \"connectwise\", $fast}')" >/dev/null
 }
+
+# restart_cluster [fast|immediate]: restart the cluster this test runs on --
+# a private one (ETOP_PGDATA, with pg_ctl) or the pg_virtualenv one
+# (pg_ctlcluster $PGVERSION regress).  Returns 2 when neither is available.
+can_restart_cluster() {
+    [ -n "${ETOP_PGDATA:-}" ] && [ -f "$ETOP_PGDATA/PG_VERSION" ] && return 0
+    [ -n "${PGVERSION:-}" ] && command -v pg_lsclusters >/dev/null &&
+        pg_lsclusters -h 2>/dev/null | awk '{print $1 "/" $2}' | grep -qx "$PGVERSION/regress"
+}
+restart_cluster() {
+    local mode=${1:-fast} runas=()
+    if [ -n "${ETOP_PGDATA:-}" ] && [ -f "$ETOP_PGDATA/PG_VERSION" ]; then
+        [ "$(id -u)" -eq 0 ] && runas=(runuser -u "$(stat -c %U "$ETOP_PGDATA")" --)
+        "${runas[@]}" pg_ctl -D "$ETOP_PGDATA" -l "${ETOP_SERVER_LOG:-$ETOP_PGDATA/server.log}" \
+            -m "$mode" -w restart >/dev/null
+    elif can_restart_cluster; then
+        pg_ctlcluster -m "$mode" "$PGVERSION" regress restart
+    else
+        return 2
+    fi
+    for _ in $(seq 100); do psql -X -q -d postgres -c "SELECT 1" >/dev/null 2>&1 && return 0; sleep 0.2; done
+    return 1
+}
+# mock_control PORT JSON: POST /__control to a mock
+mock_control() { curl -s --noproxy '*' -X POST -d "$2" "http://127.0.0.1:$1/__control" >/dev/null; }

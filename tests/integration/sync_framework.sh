@@ -43,7 +43,7 @@ expect "a second sync is idempotent" "$(q -c "SELECT count(*) FROM etop.tickets 
 
 R=$(q -c "SELECT etop.sync_now('acme-bad-key') - 'run_id'")
 expect "401 gives the vendor's authentication error" "$R" \
-    '{"error": "Acme Helpdesk authentication failed", "status": "failed", "details": "Invalid API credentials"}'
+    '{"error": "Acme Helpdesk authentication failed", "status": "failed", "details": "Invalid API credentials", "http_status": 401}'
 if q -c "SELECT error::text FROM etop.sync_runs" | grep -q "wrong\|acme-key"; then
     bad "a credential appears in a run's error"
 else
@@ -52,7 +52,7 @@ fi
 expect "credentials are not readable by etop_admin" \
     "$(q -c "SET ROLE etop_admin; SELECT credentials FROM etop.connections" 2>&1 | grep -c 'permission denied')" "1"
 
-echo "-- a worker killed mid-run: tables unchanged, run failed"
+echo "-- a worker terminated mid-run: tables unchanged, run failed (recorded by the worker)"
 stop_mocks; MOCK_PIDS=()
 start_acme 30
 # (a new address needs the credentials again: they go only where they were given for)
@@ -66,8 +66,8 @@ wait_for 20 "SELECT progress->>'pages_fetched' = '1' FROM etop.sync_runs WHERE i
 PID=$(q -c "SELECT worker_pid FROM etop.sync_runs WHERE id = $RUN")
 q -c "SELECT pg_terminate_backend($PID)" >/dev/null
 R=$(q -c "SELECT etop.sync_wait($RUN, '30 s')->>'error'")
-expect "killed run is marked failed" "$(q -c "SELECT status FROM etop.sync_runs WHERE id = $RUN")|$R" \
-    "failed|Sync worker exited before finishing"
+expect "terminated run is marked failed" "$(q -c "SELECT status FROM etop.sync_runs WHERE id = $RUN")|$R" \
+    "failed|Sync worker was terminated"
 expect "normalized rows unchanged" "$(q -c "SELECT count(*) FILTER (WHERE summary = 'before') FROM etop.tickets WHERE source = 'acme'")" "120"
 
 echo "-- cancelling a run"

@@ -25,7 +25,7 @@ q -c "SELECT etop.connection_create('cw-bad', 'connectwise', 'http://127.0.0.1:$
         '{\"company_id\": \"etopdemo\", \"public_key\": \"etopPublicKey\", \"private_key\": \"wrong\",
           \"client_id\": \"5e1a7e1c-0000-4000-8000-00000000e70b\"}')" >/dev/null
 R=$(sync cw-bad)
-expect "401 error object" "$R" '{"error": "ConnectWise authentication failed", "status": "failed", "details": "Invalid API credentials"}'
+expect "401 error object" "$R" '{"error": "ConnectWise authentication failed", "status": "failed", "details": "Invalid API credentials", "http_status": 401}'
 expect "no records inserted" "$(q -c "SELECT count(*) FROM etop.clients")" "0"
 
 echo "-- ConnectWise: successful sync"
@@ -45,7 +45,7 @@ expect "429 twice, then retried to success" "$(q -c "SELECT '$R'::jsonb->>'statu
 cw '{"scenario": "429", "retry_after": 60}'
 R=$(sync connectwise)
 expect "persistent 429: the rate-limit object" "$(q -c "SELECT ('$R'::jsonb - 'attempts')::text")" \
-    '{"error": "ConnectWise rate limit exceeded", "status": "failed", "retry_after": 60}'
+    '{"error": "ConnectWise rate limit exceeded", "status": "failed", "http_status": 429, "retry_after": 60}'
 
 for scenario in 503 hang drop malformed bad-utf8 not-array wrong-types; do
     case $scenario in
@@ -114,7 +114,7 @@ expect "users: email, UPN, MFA, risk level" \
 graph '{"scenario": "403", "path": "/v1.0/security/secureScores"}'
 R=$(sync m365)
 expect "Graph 403: permission denied with the permission that endpoint needs" \
-    "$(q -c "SELECT ('$R'::jsonb - 'status' - 'url' - 'details')::text || ' ' || ('$R'::jsonb->>'url' LIKE '%/v1.0/security/secureScores')")" \
+    "$(q -c "SELECT ('$R'::jsonb - 'status' - 'http_status' - 'url' - 'details')::text || ' ' || ('$R'::jsonb->>'url' LIKE '%/v1.0/security/secureScores')")" \
     '{"error": "Microsoft Graph permission denied", "required_scopes": ["SecurityEvents.Read.All"]} true'
 graph '{"clear": true}'
 graph '{"scenario": "foreign-next-link", "path": "/v1.0/users"}'
