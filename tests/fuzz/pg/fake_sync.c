@@ -186,3 +186,36 @@ etop_sync_page_records(EtopSyncContext *ctx)
 {
 	return ctx->page_records ? &ctx->page_records->root : NULL;
 }
+
+/*
+ * The link-paging and parse-only calls (adapter.h): the fake HTTP layer
+ * sends no Link header, so there is never a next link; a page that is only
+ * read (ConnectWise's company ids) is parsed like a stored one.
+ */
+void
+etop_sync_follow(EtopSyncContext *ctx, const char *endpoint, const char *url)
+{
+	CHECK_FOR_INTERRUPTS();
+	if (url == NULL)
+		fuzz_finding("etop_sync_follow without a URL");
+	fuzz_touch(endpoint);
+	fuzz_touch(url);
+}
+
+char *
+etop_sync_next_link(EtopSyncContext *ctx, const char *endpoint, const char *link_header)
+{
+	fuzz_touch(endpoint);
+	if (link_header)
+		fuzz_touch(link_header);
+	return NULL;
+}
+
+const JsonbContainer *
+etop_sync_parse_page(EtopSyncContext *ctx, const char *endpoint, int page, const char *body,
+					 const char *array_key)
+{
+	(void) etop_sync_store_page(ctx, endpoint, page, body, array_key, NULL, NULL);
+	fake_stats.pages--;			/* parsed, not stored */
+	return etop_sync_page_records(ctx);
+}
