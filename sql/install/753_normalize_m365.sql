@@ -71,10 +71,47 @@ DECLARE
     ep_alerts  constant text[] := ARRAY['security/alerts_v2'];
     n_users bigint := 0; n_controls bigint := 0; n_risks bigint := 0; s_deprecated bigint := 0;
     d_users boolean; d_reg boolean; d_risky boolean; d_prof boolean; d_alerts boolean;   -- a record delivered twice
+    v_skipped  jsonb;           -- endpoints the tenant refused (licence, permission)
+    no_signins boolean;
     result jsonb;
 BEGIN
     v_opts := etop.sync_run_options(v_run);
     v_client := etop_internal.m365_client(v_run, v_opts);
+
+    -- What the tenant did not give, per dataset the scores use: the adapter
+    -- skipped the endpoint (or users' signInActivity) on a 403.  Unavailable
+    -- datasets are recorded for the client; datasets this run got again are
+    -- available again.
+    v_skipped := etop.sync_skipped(v_run);
+    WITH sk AS (
+        SELECT DISTINCT ON (dataset) dataset, e
+          FROM (SELECT CASE WHEN e ->> 'endpoint' = 'users' AND e ->> 'property' = 'signInActivity'
+                                 THEN 'sign_in_activity'
+                            WHEN e ->> 'endpoint' = 'reports/authenticationMethods/userRegistrationDetails' THEN 'mfa'
+                            WHEN e ->> 'endpoint' = 'identityProtection/riskyUsers' THEN 'user_risk'
+                            WHEN e ->> 'endpoint' IN ('security/secureScores', 'security/secureScoreControlProfiles')
+                                 THEN 'secure_score'
+                            WHEN e ->> 'endpoint' = 'security/alerts_v2' THEN 'alerts' END AS dataset,
+                       e, o
+                  FROM jsonb_array_elements(v_skipped) WITH ORDINALITY x(e, o)) y
+         WHERE dataset IS NOT NULL
+         ORDER BY dataset, o),
+    del AS (
+        DELETE FROM etop.unavailable_sources t
+         WHERE t.client_id = v_client AND t.source = 'm365'
+           AND t.dataset NOT IN (SELECT dataset FROM sk))
+    INSERT INTO etop.unavailable_sources AS t (client_id, source, dataset, reason, needs, endpoint,
+                                               vendor_code, run_id)
+    SELECT v_client, 'm365', dataset, e ->> 'reason', e ->> 'needs',
+           e ->> 'endpoint' || coalesce(' (' || (e ->> 'property') || ')', ''), e ->> 'code', v_run
+      FROM sk
+    ON CONFLICT (client_id, source, dataset) DO UPDATE
+       SET reason = excluded.reason, needs = excluded.needs, endpoint = excluded.endpoint,
+           vendor_code = excluded.vendor_code, run_id = excluded.run_id, checked_at = now(),
+           since = CASE WHEN (t.reason, t.needs) IS DISTINCT FROM (excluded.reason, excluded.needs)
+                        THEN now() ELSE t.since END;
+    no_signins := EXISTS (SELECT FROM jsonb_array_elements(v_skipped) e
+                           WHERE e ->> 'endpoint' = 'users' AND e ->> 'property' = 'signInActivity');
 
     -- Every record is checked before anything is written.
     SELECT duplicates > 0 INTO d_users
@@ -126,11 +163,14 @@ BEGIN
           FROM src
         ON CONFLICT (client_id, source, external_id) DO UPDATE
            SET display_name = excluded.display_name, email = excluded.email, upn = excluded.upn,
-               account_enabled = excluded.account_enabled, last_sign_in = excluded.last_sign_in,
+               account_enabled = excluded.account_enabled,
+               -- without signInActivity (licence, permission) the last known sign-in stays
+               last_sign_in = CASE WHEN no_signins THEN t.last_sign_in ELSE excluded.last_sign_in END,
                risk_level = coalesce(t.risk_level, 'none'), updated_at = now()
          WHERE (t.display_name, t.email, t.upn, t.account_enabled, t.last_sign_in, t.risk_level)
-               IS DISTINCT FROM (excluded.display_name, excluded.email, excluded.upn,
-                                 excluded.account_enabled, excluded.last_sign_in, coalesce(t.risk_level, 'none')))
+               IS DISTINCT FROM (excluded.display_name, excluded.email, excluded.upn, excluded.account_enabled,
+                                 CASE WHEN no_signins THEN t.last_sign_in ELSE excluded.last_sign_in END,
+                                 coalesce(t.risk_level, 'none')))
     SELECT count(*) INTO n_users FROM src;
 
     -- MFA: isMfaCapable (a strong method registered AND allowed by the
@@ -273,6 +313,9 @@ BEGIN
     result := jsonb_build_object('users', n_users, 'controls', n_controls, 'risks', n_risks);
     IF s_deprecated > 0 THEN
         result := result || jsonb_build_object('skipped', jsonb_build_object('deprecated_controls', s_deprecated));
+    END IF;
+    IF jsonb_array_length(v_skipped) > 0 THEN
+        result := result || jsonb_build_object('skipped_endpoints', v_skipped);
     END IF;
     RETURN result;
 END

@@ -152,6 +152,15 @@ class GraphHandler(MockHandler):
                    "client-request-id": body["error"]["innerError"]["client-request-id"]}
         return json.dumps(body).encode(), headers
 
+    def licence_error(self):
+        """Graph's 403 for a tenant without the Entra ID P1/P2 licence a feature needs."""
+        body = {"error": {"code": "Authentication_RequestFromNonPremiumTenantOrB2CTenant",
+                          "message": "Neither tenant is B2C or tenant doesn't have premium license",
+                          "innerError": _inner_error()}}
+        self.send_bytes(403, json.dumps(body).encode(),
+                        headers={"request-id": body["error"]["innerError"]["request-id"],
+                                 "client-request-id": body["error"]["innerError"]["client-request-id"]})
+
     def fault_payload(self):
         return json.dumps({"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#users",
                            "value": self.data.sets["users"].records[:40]}).encode()
@@ -189,6 +198,13 @@ class GraphHandler(MockHandler):
         ctx_name, etype, role, default_select = RESOURCES[rel]
         if role not in roles:
             return self.send_error_status(403)
+        # Entra ID licences: riskyUsers needs P2 (riskyuser-list: "requires a
+        # Microsoft Entra ID P2 license"), the authentication methods report P1
+        # or P2 (usage and insights); Graph answers 403 with this error code.
+        lic = self.state.args.entra_licence
+        if (rel == "identityProtection/riskyUsers" and lic != "P2") or \
+                (rel == "reports/authenticationMethods/userRegistrationDetails" and lic == "none"):
+            return self.licence_error()
         q = {k: v[-1] for k, v in query.items()}
         coll = self.data.sets[rel]
         args = self.state.args
@@ -211,9 +227,12 @@ class GraphHandler(MockHandler):
             if bad:
                 return self.send_error_status(400, "Could not find a property named '%s' on type "
                                                    "'microsoft.graph.%s'." % (bad[0], etype))
-            if rel == "users" and "signInActivity" in select and "AuditLog.Read.All" not in roles:
-                return self.send_error_status(403, "Neither tenant is B2C or tenant doesn't have "
-                                                   "premium license")
+            if rel == "users" and "signInActivity" in select:
+                # signInActivity needs AuditLog.Read.All and Entra ID P1 or P2
+                if "AuditLog.Read.All" not in roles:
+                    return self.send_error_status(403)
+                if self.state.args.entra_licence == "none":
+                    return self.licence_error()
         try:
             pred = compile_filter(q.get("$filter"))
         except FilterError as e:
@@ -281,6 +300,11 @@ def main(argv=None):
     p.add_argument("--roles", default=",".join(ALL_ROLES),
                    help="application permissions granted to the app (comma separated); "
                         "leave some out to get 403s")
+    p.add_argument("--entra-licence", choices=["P2", "P1", "none"], default="P2",
+                   help="the tenant's Microsoft Entra ID licence: P2 (default, everything), "
+                        "P1 (Microsoft 365 Business Premium: no riskyUsers), none (also no "
+                        "signInActivity, no userRegistrationDetails); the refused requests get "
+                        "403 Authentication_RequestFromNonPremiumTenantOrB2CTenant")
     p.add_argument("--page-size", type=int, default=25,
                    help="page size when the request has no $top (default 25)")
     p.add_argument("--max-page-size", type=int, default=50,
