@@ -55,6 +55,18 @@ $$;
 COMMENT ON FUNCTION etop_internal.m365_client(bigint, jsonb) IS
     'The etop client of a Microsoft 365 sync run (connection option client_id, or client_external_id + client_source)';
 
+-- A number Graph may send as a JSON number or, for controlScores' undeclared
+-- extra properties (scoreInPercentage, ...), as a string ("69", "12.5"); NULL
+-- when missing, null or not a number (an extra that is not there is missing).
+CREATE FUNCTION etop_internal.m365_number(p jsonb) RETURNS numeric
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT CASE WHEN jsonb_typeof(p) = 'number' THEN (p #>> '{}')::numeric
+                WHEN jsonb_typeof(p) = 'string' AND btrim(p #>> '{}') ~ '^[-+]?([0-9]+([.][0-9]*)?|[.][0-9]+)([eE][-+]?[0-9]{1,3})?$'
+                THEN btrim(p #>> '{}')::numeric END
+$$;
+COMMENT ON FUNCTION etop_internal.m365_number(jsonb) IS
+    'A Graph number given as a number or a numeric string, else NULL';
+
 CREATE FUNCTION etop.normalize_m365(run_id bigint) RETURNS jsonb
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 #variable_conflict use_column
@@ -137,9 +149,19 @@ BEGIN
         "id": "string_id!", "createdDateTime": "timestamp!", "controlScores": "array",
         "currentScore": "number", "maxScore": "number"}$j$);
     PERFORM etop.sync_validate(v_run, v_vendor, ep_scores, 'id', $j${
-        "controlName": "string!", "score": "number", "scoreInPercentage": "number",
-        "implementationStatus": "string", "controlCategory": "string", "lastSynced": "timestamp"}$j$,
+        "controlName": "string!", "score": "any", "scoreInPercentage": "any",
+        "implementationStatus": "any", "controlCategory": "string", "lastSynced": "timestamp"}$j$,
         p_nested => 'controlScores', p_nested_id => 'controlName');
+    -- controlScores' score: a number, or a numeric string ("6", as Graph sends
+    -- the undeclared properties); anything else is an error
+    PERFORM etop.sync_fail(v_vendor, r.endpoint, r.rec ->> 'id',
+                           format('controlScores entry %s: field "score" is %s, expected a number',
+                                  e.el ->> 'controlName', e.el -> 'score'))
+       FROM etop.sync_records(v_run, ep_scores) r
+      CROSS JOIN LATERAL jsonb_array_elements(CASE WHEN jsonb_typeof(r.rec -> 'controlScores') = 'array'
+                                                   THEN r.rec -> 'controlScores' ELSE '[]' END) e(el)
+      WHERE jsonb_typeof(e.el -> 'score') NOT IN ('number', 'null')
+        AND etop_internal.m365_number(e.el -> 'score') IS NULL;
     SELECT duplicates > 0 INTO d_alerts
       FROM etop.sync_validate(v_run, v_vendor, ep_alerts, 'id', $j${
         "id": "string_id!", "title": "string", "description": "string", "severity": "string!",
@@ -218,7 +240,7 @@ BEGIN
           FROM etop.sync_latest(v_run, ep_prof, d_prof) r),
     res AS (
         SELECT p.rec, cs.el, cs.score_date, cs.score_id,
-               (p.rec ->> 'maxScore')::numeric AS mx, (cs.el ->> 'score')::numeric AS sc,
+               (p.rec ->> 'maxScore')::numeric AS mx, etop_internal.m365_number(cs.el -> 'score') AS sc,
                p.rec -> 'deprecated' = 'true' AS deprecated
           FROM prof p LEFT JOIN cs ON cs.name = p.rec ->> 'id'),
     up AS (
@@ -229,7 +251,7 @@ BEGIN
                CASE WHEN sc IS NULL THEN 'unknown' WHEN sc >= mx THEN 'pass' WHEN sc = 0 THEN 'fail'
                     ELSE 'unknown' END,
                jsonb_build_object('score', sc, 'maxScore', mx) || jsonb_strip_nulls(jsonb_build_object(
-                   'scoreInPercentage', el -> 'scoreInPercentage',
+                   'scoreInPercentage', to_jsonb(etop_internal.m365_number(el -> 'scoreInPercentage')),
                    'implementationStatus', el -> 'implementationStatus',
                    'controlCategory', coalesce(rec -> 'controlCategory', el -> 'controlCategory'),
                    'service', rec -> 'service', 'tier', rec -> 'tier', 'rank', rec -> 'rank',
@@ -263,16 +285,19 @@ BEGIN
                     WHEN s.rec ->> 'serviceSource' ~* 'office' THEN 'email'
                     WHEN s.rec ->> 'serviceSource' ~* '(identity|azureAd)' THEN 'identity'
                     ELSE 'endpoint' END AS risk_type,
+               -- alertSeverity: unknown, informational, low, medium, high, unknownFutureValue
                CASE WHEN lower(s.rec ->> 'severity') IN ('informational', 'low', 'medium', 'high')
                     THEN lower(s.rec ->> 'severity')
-                    WHEN lower(s.rec ->> 'severity') = 'unknownfuturevalue' THEN 'informational'
+                    WHEN lower(s.rec ->> 'severity') IN ('unknown', 'unknownfuturevalue') THEN 'informational'
                     ELSE etop.sync_fail(v_vendor, s.endpoint, s.rec ->> 'id',
-                                        format('field "severity" is %s, expected informational, low, medium or high',
+                                        format('field "severity" is %s, expected unknown, informational, low, medium or high',
                                                s.rec -> 'severity'))::text END AS severity,
-               CASE WHEN s.rec ->> 'status' IN ('new', 'inProgress', 'unknownFutureValue') THEN 'open'
+               -- alertStatus: unknown, new, inProgress, resolved, unknownFutureValue (not known to be
+               -- resolved is open)
+               CASE WHEN s.rec ->> 'status' IN ('unknown', 'new', 'inProgress', 'unknownFutureValue') THEN 'open'
                     WHEN s.rec ->> 'status' = 'resolved' THEN 'mitigated'
                     ELSE etop.sync_fail(v_vendor, s.endpoint, s.rec ->> 'id',
-                                        format('field "status" is %s, expected new, inProgress or resolved',
+                                        format('field "status" is %s, expected unknown, new, inProgress or resolved',
                                                s.rec -> 'status'))::text END AS status,
                CASE WHEN s.rec ->> 'classification' = 'truePositive' THEN 'high'
                     WHEN s.rec ->> 'classification' IN ('falsePositive', 'informationalExpectedActivity') THEN 'low'

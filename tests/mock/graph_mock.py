@@ -218,6 +218,10 @@ class GraphHandler(MockHandler):
         if top < 1 or top > 999:
             return self.send_error_status(400, "Invalid page size specified: '%d'. Must be between "
                                                "1 and 999 inclusive." % top)
+        if rel == "identityProtection/riskyUsers" and top > 500:
+            # riskyuser-list: "$top ... The maximum value is 500"
+            return self.send_error_status(400, "Invalid page size specified: '%d'. Must be between "
+                                               "1 and 500 inclusive." % top)
         select = [s.strip() for s in q["$select"].split(",")] if q.get("$select") else default_select
         if select:
             known = set()
@@ -239,6 +243,9 @@ class GraphHandler(MockHandler):
             return self.send_error_status(400, str(e))
         idx = [i for i, r in enumerate(coll.records) if pred(r)]
         page_size = min(top, args.max_page_size)
+        if rel == "users" and select and "signInActivity" in select:
+            # user-list: with signInActivity selected a page holds at most 120 users
+            page_size = min(page_size, 120)
         sel = idx[skip:skip + page_size]
         out = {"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#%s%s"
                                  % (ctx_name, "(%s)" % ",".join(select) if q.get("$select") else "")}
@@ -273,6 +280,25 @@ class GraphHandler(MockHandler):
             # path: the error names it, cut at a whole character
             out["@odata.nextLink"] = "%s/v1.0/no-such-page/x%s" % (self.base_url(), "\u00e9" * 600)
         fault = self.record_fault()
+        if self.rule is not None and self.rule.name == "graph-forms":
+            # forms Graph really sends: alerts_v2 severity/status "unknown"
+            # (alertSeverity / alertStatus enums); secureScores controlScores'
+            # undeclared extra properties as strings, some left out
+            recs = [json.loads(json.dumps(coll.records[i])) for i in sel]
+            for k, r in enumerate(recs):
+                if rel == "security/alerts_v2" and k == 0:
+                    r["severity"], r["status"] = "unknown", "unknown"
+                if rel == "security/secureScores":
+                    for j, c in enumerate(r.get("controlScores") or []):
+                        for key in ("score", "scoreInPercentage"):
+                            if isinstance(c.get(key), (int, float)):
+                                c[key] = str(c[key])
+                        if j % 3 == 0:
+                            c.pop("scoreInPercentage", None)
+                            c.pop("implementationStatus", None)
+            out["value"] = [{k: r.get(k) for k in select} if select else r for r in recs]
+            return self.send_bytes(200, json.dumps(out).encode(),
+                                   headers={"request-id": str(uuid.uuid4()), "OData-Version": "4.0"})
         if select is None and not fault:
             body = json.dumps(out)[:-1].encode() + b',"value":' + coll.page_bytes(sel) + b"}"
         else:
