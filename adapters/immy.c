@@ -6,9 +6,14 @@
  * options: {"authority": "https://login.microsoftonline.com",
  *           "scope": "https://<instance>.immy.bot/.default",
  *           "tenant_map": {"<immy tenant id>": "<ConnectWise company id>"}}
- * OAuth2 client credentials from Entra ID, then tenants, computers/paged
- * (skip/take), target-assignments (the baselines) and the latest
- * maintenance action (drift/compliance result) for every computer.
+ * OAuth2 client credentials from Entra ID, then tenants (paged: page /
+ * pageSize until an empty page), computers/paged (skip/take),
+ * target-assignments (the baselines) and, per tenant, the latest
+ * maintenance actions (drift/compliance results) with
+ * GET maintenance-actions/latest-for-tenant/{tenantId} (stored as endpoint
+ * "maintenance-actions/latest-for-tenant/{tenantId}").  (The POST
+ * latest-action-for-computers answers per maintenance item: its body needs
+ * maintenanceIdentifier and maintenanceType.)
  * Normalization: etop.normalize_immy.
  */
 #include "postgres.h"
@@ -16,6 +21,7 @@
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "nodes/pg_list.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 
@@ -25,10 +31,11 @@
 PGDLLEXPORT void etop_adapter_immy(EtopSyncContext *ctx);
 
 #define IMMY_TAKE 500
+#define IMMY_TENANT_PAGE 100
 
-/* ids (member "id") of the records of the page just stored, appended to buf as a JSON list */
-static void
-collect_ids(EtopSyncContext *ctx, StringInfo buf)
+/* integer ids (member "id") of the records of the page just stored, appended to ids */
+static List *
+collect_ids(EtopSyncContext *ctx, List *ids)
 {
 	const JsonbContainer *arr = etop_sync_page_records(ctx);
 
@@ -37,12 +44,21 @@ collect_ids(EtopSyncContext *ctx, StringInfo buf)
 		JsonbValue *rec = getIthJsonbValueFromContainer((JsonbContainer *) arr, i);
 		JsonbValue *id = (rec && rec->type == jbvBinary)
 			? etop_jsonb_key(rec->val.binary.data, "id") : NULL;
+		const char *txt;
+		char	   *end;
+		long		v;
 
 		CHECK_FOR_INTERRUPTS();
-		if (id && id->type == jbvNumeric)
-			appendStringInfo(buf, "%s%s", buf->len > 1 ? ", " : "",
-							 etop_jsonb_text(rec->val.binary.data, "id"));
+		if (!id || id->type != jbvNumeric)
+			continue;
+		txt = etop_jsonb_text(rec->val.binary.data, "id");
+		errno = 0;
+		v = strtol(txt, &end, 10);
+		/* an id that is no int32 is left to the normalization, which names it */
+		if (errno == 0 && *end == '\0' && v >= PG_INT32_MIN && v <= PG_INT32_MAX)
+			ids = lappend_int(ids, (int) v);
 	}
+	return ids;
 }
 
 void
@@ -52,9 +68,9 @@ etop_adapter_immy(EtopSyncContext *ctx)
 	const char *scope = etop_sync_option(ctx, "scope");
 	const char *base = etop_sync_base_url(ctx);
 	const char *headers[] = {"Accept: application/json", NULL};
-	const char *post_headers[] = {"Accept: application/json", "Content-Type: application/json", NULL};
 	char	   *token;
-	StringInfoData ids;
+	List	   *tenant_ids = NIL;
+	ListCell   *lc;
 	EtopSyncRequest req = {0};
 	char	   *body;
 	int			page;
@@ -68,11 +84,24 @@ etop_adapter_immy(EtopSyncContext *ctx)
 	req.headers = headers;
 	req.bearer_token = token;
 
-	req.url = psprintf("%s/api/v1/tenants", base);
-	etop_sync_store_page(ctx, "tenants", 1, etop_sync_http(ctx, &req, NULL), NULL, NULL, NULL);
+	/*
+	 * Tenants are paged (page, pageSize); the server may cap pageSize, so ask
+	 * until a page is empty.  A server that ignores page repeats page 1,
+	 * which the paging guard stops.
+	 */
+	for (page = 1;; page++)
+	{
+		int			n;
 
-	initStringInfo(&ids);
-	appendStringInfoChar(&ids, '[');
+		req.url = psprintf("%s/api/v1/tenants?page=%d&pageSize=%d", base, page, IMMY_TENANT_PAGE);
+		body = etop_sync_http(ctx, &req, NULL);
+		n = etop_sync_store_page(ctx, "tenants", page, body, NULL, NULL, NULL);
+		pfree(body);
+		if (n == 0)
+			break;
+		tenant_ids = collect_ids(ctx, tenant_ids);
+	}
+
 	for (page = 0;; page++)
 	{
 		int			n;
@@ -81,11 +110,9 @@ etop_adapter_immy(EtopSyncContext *ctx)
 		body = etop_sync_http(ctx, &req, NULL);
 		n = etop_sync_store_page(ctx, "computers", page + 1, body, "results", NULL, NULL);
 		pfree(body);
-		collect_ids(ctx, &ids);
 		if (n < IMMY_TAKE)
 			break;
 	}
-	appendStringInfoChar(&ids, ']');
 
 	for (page = 1;; page++)
 	{
@@ -98,11 +125,16 @@ etop_adapter_immy(EtopSyncContext *ctx)
 			break;
 	}
 
-	/* the latest maintenance action (compliance result) of every computer */
-	req.method = "POST";
-	req.headers = post_headers;
-	req.url = psprintf("%s/api/v1/maintenance-actions/latest-action-for-computers", base);
-	req.body = psprintf("{\"computerIds\": %s}", ids.data);
-	etop_sync_store_page(ctx, "maintenance-actions", 1, etop_sync_http(ctx, &req, NULL),
-						 NULL, NULL, NULL);
+	/* the latest maintenance actions (compliance results) of every tenant */
+	foreach(lc, tenant_ids)
+	{
+		int			tenant = lfirst_int(lc);
+		char	   *endpoint = psprintf("maintenance-actions/latest-for-tenant/%d", tenant);
+
+		CHECK_FOR_INTERRUPTS();
+		req.url = psprintf("%s/api/v1/%s", base, endpoint);
+		body = etop_sync_http(ctx, &req, NULL);
+		etop_sync_store_page(ctx, endpoint, 1, body, NULL, NULL, NULL);
+		pfree(body);
+	}
 }

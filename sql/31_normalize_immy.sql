@@ -212,6 +212,24 @@ INSERT INTO etop.clients (source, external_id, name) VALUES ('connectwise', '999
 SELECT etop.normalize_immy(:immy_run);
 DELETE FROM etop.clients WHERE external_id = '9999';
 
+-- ImmyBot enums come as integers or as their names (result 2 or "Failed",
+-- maintenanceType 6 or "GlobalMaintenanceTask"); a target assignment has no
+-- maintenanceDisplayName (the title comes from the result); an ad-hoc run
+-- (assignmentId 0) is no baseline result: left out and counted.  Results of
+-- GET maintenance-actions/latest-for-tenant/{id} are read like the others.
+SELECT etop.normalize_immy(pg_temp.run_with('test-immy', jsonb_build_array(
+           jsonb_build_object('endpoint', 'target-assignments', 'payload', jsonb_build_array(
+               pg_temp.rec(:immy_run, 'target-assignments', '301') - 'maintenanceDisplayName'
+               || '{"maintenanceType": "GlobalMaintenanceTask"}')),
+           jsonb_build_object('endpoint', 'maintenance-actions/latest-for-tenant/10', 'payload', jsonb_build_array(
+               (pg_temp.rec(:immy_run, 'maintenance-actions/dx', '143700') - 'resultName')
+               || '{"id": 990001, "assignmentId": 301, "result": "Failed", "maintenanceType": 6, "endTime": "2026-01-15T11:59:00Z"}',
+               pg_temp.rec(:immy_run, 'maintenance-actions/dx', '143701')
+               || '{"id": 990002, "assignmentId": 0, "result": 1, "maintenanceType": "GlobalSoftware"}')))))
+       AS enums_and_adhoc;
+SELECT k.title, k.status, k.evidence ->> 'result' AS result
+  FROM etop.controls k WHERE k.evidence ->> 'id' IN ('990001', '990002');
+
 -- Clear errors for malformed records, and nothing is written
 SELECT pg_temp.immy_digest() AS d \gset before_
 SELECT etop.normalize_immy(pg_temp.run_with('test-immy', jsonb_build_array(jsonb_build_object(

@@ -269,7 +269,15 @@ etop_standards_score(const EtopClientMetrics *m, EtopScoreResult *r)
 
 	/* m365_secure_score 15%: Microsoft Secure Score as a percentage */
 	c = add_component(r, "m365_secure_score", 0.15);
-	if (!m->has_secure_score || m->secure_score_max <= 0.0)
+	if (m->unavailable_secure_score)
+	{
+		char		why[ETOP_CITATION_LEN];
+
+		snprintf(why, sizeof(why), "Microsoft Secure Score not available: %s: component left out",
+				 m->unavailable_secure_score);
+		missing(c, why);
+	}
+	else if (!m->has_secure_score || m->secure_score_max <= 0.0)
 		missing(c, "No Microsoft Secure Score data: component left out");
 	else
 	{
@@ -307,34 +315,78 @@ etop_risk_score(const EtopClientMetrics *m, EtopScoreResult *r)
 	 * identity_risk 30%: 0.75 x MFA gap + 0.15 x risky users (10 points per
 	 * high-risk, 5 per medium-risk user, at most 100) + 0.10 x stale share.
 	 */
+	/*
+	 * A term whose source the tenant does not give (licence, permission) is
+	 * left out and the others divided by the sum of the present terms'
+	 * weights; with none present the component is missing.
+	 */
 	c = add_component(r, "identity_risk", 0.30);
 	if (m->users_total <= 0)
 		missing(c, "No identity data (no users synced): component left out");
+	else if (m->unavailable_mfa && m->unavailable_user_risk && m->unavailable_sign_ins)
+	{
+		char		why[ETOP_CITATION_LEN];
+
+		snprintf(why, sizeof(why), "MFA, risk and sign-in data not available: %s: component left out",
+				 m->unavailable_mfa);
+		missing(c, why);
+	}
 	else
 	{
-		double		gap = 100.0 - pct(m->users_mfa, m->users_total);
-		double		risky = clamp100(10.0 * m->users_high_risk + 5.0 * m->users_medium_risk);
-		double		stale = pct(m->users_stale, m->users_total);
+		double		sum = 0.0,
+					wsum = 0.0;
 
-		set_score(c, 0.75 * gap + 0.15 * risky + 0.10 * stale);
 		evidence(c, "users", m->users_total);
-		evidence(c, "mfa_enabled", m->users_mfa);
-		evidence(c, "high_risk_users", m->users_high_risk);
-		evidence(c, "medium_risk_users", m->users_medium_risk);
-		evidence(c, "stale_accounts", m->users_stale);
-		cite_ratio(c, m->users_mfa, m->users_total, "users", "have MFA enabled");
-		cite(c, "%d user%s flagged as high risk by Entra ID", m->users_high_risk,
-			 m->users_high_risk == 1 ? "" : "s");
-		if (m->users_stale > 0)
-			cite(c, "%d enabled account%s without a sign-in for 90 days", m->users_stale,
-				 m->users_stale == 1 ? "" : "s");
-		c->samples_key = "users_without_mfa";
-		c->samples = &m->users_without_mfa;
+		if (!m->unavailable_mfa)
+		{
+			sum += 0.75 * (100.0 - pct(m->users_mfa, m->users_total));
+			wsum += 0.75;
+			evidence(c, "mfa_enabled", m->users_mfa);
+			cite_ratio(c, m->users_mfa, m->users_total, "users", "have MFA enabled");
+			c->samples_key = "users_without_mfa";
+			c->samples = &m->users_without_mfa;
+		}
+		else
+			cite(c, "MFA state not available: %s (left out, the other terms re-weighted)",
+				 m->unavailable_mfa);
+		if (!m->unavailable_user_risk)
+		{
+			sum += 0.15 * clamp100(10.0 * m->users_high_risk + 5.0 * m->users_medium_risk);
+			wsum += 0.15;
+			evidence(c, "high_risk_users", m->users_high_risk);
+			evidence(c, "medium_risk_users", m->users_medium_risk);
+			cite(c, "%d user%s flagged as high risk by Entra ID", m->users_high_risk,
+				 m->users_high_risk == 1 ? "" : "s");
+		}
+		else
+			cite(c, "User risk levels not available: %s (left out, the other terms re-weighted)",
+				 m->unavailable_user_risk);
+		if (!m->unavailable_sign_ins)
+		{
+			sum += 0.10 * pct(m->users_stale, m->users_total);
+			wsum += 0.10;
+			evidence(c, "stale_accounts", m->users_stale);
+			if (m->users_stale > 0)
+				cite(c, "%d enabled account%s without a sign-in for 90 days", m->users_stale,
+					 m->users_stale == 1 ? "" : "s");
+		}
+		else
+			cite(c, "Sign-in activity not available: %s (left out, the other terms re-weighted)",
+				 m->unavailable_sign_ins);
+		set_score(c, sum / wsum);
 	}
 
 	/* email_risk 25%: 6 points per email threat in the last 90 days */
 	c = add_component(r, "email_risk", 0.25);
-	if (!has_m365)
+	if (m->unavailable_alerts)
+	{
+		char		why[ETOP_CITATION_LEN];
+
+		snprintf(why, sizeof(why), "Microsoft Defender alerts not available: %s: component left out",
+				 m->unavailable_alerts);
+		missing(c, why);
+	}
+	else if (!has_m365)
 		missing(c, "No Microsoft 365 data: component left out");
 	else
 	{

@@ -17,6 +17,7 @@
 #include "miscadmin.h"
 #include "lib/stringinfo.h"
 #include "utils/array.h"
+#include "catalog/namespace.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
 #include "utils/json.h"
@@ -77,6 +78,17 @@
 "            FILTER (WHERE NOT mfa_enabled))[1:10] AS no_mfa\n" \
 "       FROM etop.users, q WHERE account_enabled AND %2$s\n" \
 "       GROUP BY client_id),\n" \
+"ua AS (SELECT client_id,\n" \
+"         max(why) FILTER (WHERE dataset = 'mfa') AS mfa,\n" \
+"         max(why) FILTER (WHERE dataset = 'user_risk') AS user_risk,\n" \
+"         max(why) FILTER (WHERE dataset = 'sign_in_activity') AS sign_ins,\n" \
+"         max(why) FILTER (WHERE dataset = 'secure_score') AS secure_score,\n" \
+"         max(why) FILTER (WHERE dataset = 'alerts') AS alerts\n" \
+"        FROM (SELECT client_id, dataset,\n" \
+"                     CASE reason WHEN 'licence' THEN 'tenant has no ' || needs || ' licence'\n" \
+"                          ELSE 'the app lacks the permission ' || needs END AS why\n" \
+"                FROM %3$s WHERE source = 'm365' AND %2$s) x\n" \
+"       GROUP BY client_id),\n" \
 "rk AS (SELECT client_id,\n" \
 "         count(*) FILTER (WHERE risk_type = 'email' AND detected_at >= d90_ts\n" \
 "                            AND detected_at < end_ts) AS email90,\n" \
@@ -127,12 +139,14 @@
 "       coalesce(d.total - d.managed, 0), coalesce(d.total - d.patched, 0),\n" \
 "       coalesce(d.total - d.edr_ok - d.edr_bad, 0), coalesce(im.failing, 0),\n" \
 "       coalesce(u.total - u.mfa, 0),\n" \
-"       coalesce(d.patch_known, 0), coalesce(d.edr_known, 0)\n" \
+"       coalesce(d.patch_known, 0), coalesce(d.edr_known, 0),\n" \
+"       ua.mfa, ua.user_risk, ua.sign_ins, ua.secure_score, ua.alerts\n" \
 "  FROM c CROSS JOIN q\n" \
 "  LEFT JOIN d ON d.client_id = c.id LEFT JOIN im ON im.client_id = c.id\n" \
 "  LEFT JOIN ss ON ss.client_id = c.id LEFT JOIN u ON u.client_id = c.id\n" \
 "  LEFT JOIN rk ON rk.client_id = c.id LEFT JOIN t ON t.client_id = c.id\n" \
 "  LEFT JOIN imn ON imn.client_id = c.id LEFT JOIN rep ON rep.client_id = c.id\n" \
+"  LEFT JOIN ua ON ua.client_id = c.id\n" \
 "  LEFT JOIN etop.score_history h ON h.client_id = c.id\n" \
 "        AND h.quarter = 'Q' || extract(quarter FROM q.qs - interval '3 months') || ' '\n" \
 "                        || extract(year FROM q.qs - interval '3 months')\n" \
@@ -257,6 +271,12 @@ load_metrics(HeapTuple tup, TupleDesc desc, EtopClientMetrics *m, PrevSnapshot *
 	prev->quarter = SPI_getvalue(tup, desc, k++);
 	m->devices_patch_known = col_int(tup, desc, 48);
 	m->devices_edr_known = col_int(tup, desc, 49);
+	/* SPI_getvalue: NULL for a NULL column (the source is available) */
+	m->unavailable_mfa = SPI_getvalue(tup, desc, 50);
+	m->unavailable_user_risk = SPI_getvalue(tup, desc, 51);
+	m->unavailable_sign_ins = SPI_getvalue(tup, desc, 52);
+	m->unavailable_secure_score = SPI_getvalue(tup, desc, 53);
+	m->unavailable_alerts = SPI_getvalue(tup, desc, 54);
 }
 
 /*
@@ -419,7 +439,15 @@ compute_scores(bool all, int client_id, DateADT as_of, emit_fn emit, void *arg)
 	MemoryContext tmpcxt;
 
 	SPI_connect();
-	sql = psprintf(METRICS_SQL, all ? "true" : "id = $2", all ? "true" : "client_id = $2");
+	/*
+	 * etop.unavailable_sources came with 0.3.0: a database still on an older
+	 * version of the extension (this library serves every version) has none.
+	 */
+	sql = psprintf(METRICS_SQL, all ? "true" : "id = $2", all ? "true" : "client_id = $2",
+				   OidIsValid(get_relname_relid("unavailable_sources", get_namespace_oid("etop", true)))
+				   ? "etop.unavailable_sources"
+				   : "(SELECT NULL::int AS client_id, NULL::text AS source, NULL::text AS dataset,"
+				   " NULL::text AS reason, NULL::text AS needs WHERE false) none");
 	rc = SPI_execute_with_args(sql, all ? 1 : 2, argtypes, values, NULL, true, 0);
 	if (rc != SPI_OK_SELECT)
 		ereport(ERROR,

@@ -104,6 +104,7 @@ struct EtopSyncContext
 	char	   *error_json;		/* the error object of a failure, set before ereport */
 	int			pages;
 	int64		rows;
+	int			skipped;		/* endpoints skipped (etop_sync_skip_endpoint) */
 	MemoryContext cxt;
 	MemoryContext page_cxt;		/* one page's parse and store; reset per page */
 	Jsonb	   *page_records;	/* the last stored page's records, in page_cxt */
@@ -412,8 +413,9 @@ same_origin(EtopSyncContext *ctx, const char *url)
 	return pg_strncasecmp(url, base, len) == 0 && strchr("/?#", url[len]) != NULL;
 }
 
-char *
-etop_sync_http(EtopSyncContext *ctx, const EtopSyncRequest *sreq, char **link_out)
+/* etop_sync_http(); with refusal_out, a 403 returns NULL and its body there */
+static char *
+sync_http(EtopSyncContext *ctx, const EtopSyncRequest *sreq, char **link_out, char **refusal_out)
 {
 	etop_http_request req;
 	etop_http_response resp;
@@ -458,6 +460,16 @@ etop_sync_http(EtopSyncContext *ctx, const EtopSyncRequest *sreq, char **link_ou
 		etop_http_response_free(&resp);
 		raise_cancelled(ctx);
 	}
+	if (resp.error == ETOP_HTTP_4XX && resp.status == 403 && refusal_out)
+	{
+		/* the vendor's words (error code) decide what the adapter does */
+		*refusal_out = resp.body ? resp.body : pstrdup("");
+		if (link_out)
+			*link_out = NULL;
+		if (resp.link)
+			pfree(resp.link);
+		return NULL;
+	}
 	if (resp.error != ETOP_HTTP_OK)
 	{
 		etop_http_response_free(&resp);	/* body and link; the rest says what failed */
@@ -470,6 +482,61 @@ etop_sync_http(EtopSyncContext *ctx, const EtopSyncRequest *sreq, char **link_ou
 	else if (resp.link)
 		pfree(resp.link);
 	return body;
+}
+
+char *
+etop_sync_http(EtopSyncContext *ctx, const EtopSyncRequest *sreq, char **link_out)
+{
+	return sync_http(ctx, sreq, link_out, NULL);
+}
+
+char *
+etop_sync_http_refusable(EtopSyncContext *ctx, const EtopSyncRequest *sreq, char **link_out,
+						 char **refusal_out)
+{
+	Assert(refusal_out != NULL);
+	*refusal_out = NULL;
+	return sync_http(ctx, sreq, link_out, refusal_out);
+}
+
+void
+etop_sync_skip_endpoint(EtopSyncContext *ctx, const char *endpoint, const char *property,
+						const char *reason, const char *needs, const char *vendor_code)
+{
+	Oid			types[3] = {INT8OID, INT4OID, TEXTOID};
+	Datum		values[3];
+	bool		licence = reason && strcmp(reason, "licence") == 0;
+	const char *what = property ? psprintf("%s (property %s)", endpoint, property) : endpoint;
+	char	   *rec;
+
+	CHECK_FOR_INTERRUPTS();
+	if (!licence && (reason == NULL || strcmp(reason, "permission") != 0))
+		elog(ERROR, "etop_sync_skip_endpoint: reason must be \"licence\" or \"permission\", not \"%s\"",
+			 reason ? reason : "(null)");
+	rec = psprintf("[{\"endpoint\": %s, \"property\": %s, \"reason\": %s, \"needs\": %s, "
+				   "\"status\": 403, \"code\": %s}]",
+				   json_str(endpoint), property ? json_str(property) : "null", json_str(reason),
+				   json_str(needs ? needs : ""), vendor_code ? json_str(vendor_code) : "null");
+	ereport(WARNING,
+			(errmsg("%s: skipped %s: %s %s", ctx->vendor, what,
+					licence ? "the tenant has no" : "the app lacks the permission",
+					licence ? psprintf("%s licence", needs ? needs : "required") : (needs ? needs : "")),
+			 errdetail("Sync run " INT64_FORMAT " of connection \"%s\" got HTTP 403%s%s; the rest of the sync goes on.",
+					   ctx->run_id, ctx->connection, vendor_code ? " " : "", vendor_code ? vendor_code : ""),
+			 errhint("%s",
+					 licence
+					 ? "Scores leave out what this endpoint provides (re-weighted, explained in the breakdown) until the licence is there."
+					 : "Grant the application permission with admin consent in Entra ID; until then scores leave out what this endpoint provides.")));
+	ctx->skipped++;
+	values[0] = Int64GetDatum(ctx->run_id);
+	values[1] = Int32GetDatum(ctx->skipped);
+	values[2] = CStringGetTextDatum(rec);
+	begin_tx("etop sync: recording a skipped endpoint");
+	exec_args("INSERT INTO etop.sync_pages (run_id, endpoint, page, records, payload)"
+			  " VALUES ($1, 'etop:skipped', $2, 1, $3::jsonb)"
+			  " ON CONFLICT (run_id, endpoint, page) DO UPDATE SET payload = excluded.payload",
+			  3, types, values, SPI_OK_INSERT);
+	end_tx();
 }
 
 char *

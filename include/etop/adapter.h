@@ -68,6 +68,28 @@ typedef struct EtopSyncRequest
  */
 extern char *etop_sync_http(EtopSyncContext *ctx, const EtopSyncRequest *req, char **link_out);
 
+/*
+ * Like etop_sync_http(), but an HTTP 403 does not fail the run: it returns
+ * NULL and *refusal_out receives the vendor's error body (palloc'd, "" when
+ * there was none).  For endpoints a customer's licence or the app's
+ * permissions may refuse while the rest of the sync is still worth having:
+ * the adapter then calls etop_sync_skip_endpoint().
+ */
+extern char *etop_sync_http_refusable(EtopSyncContext *ctx, const EtopSyncRequest *req,
+									  char **link_out, char **refusal_out);
+
+/*
+ * Record that the run went on without an endpoint (property NULL) or
+ * without one property of it, and why: reason "licence" (needs names the
+ * licence, e.g. "Microsoft Entra ID P2") or "permission" (needs names the
+ * permission(s)); vendor_code is the vendor's error code, or NULL.  Logged as
+ * a WARNING, and kept with the run's pages (endpoint "etop:skipped") so that
+ * the normalization function can report it (etop.sync_skipped(run)) and the
+ * scores leave out what the endpoint would have provided.
+ */
+extern void etop_sync_skip_endpoint(EtopSyncContext *ctx, const char *endpoint, const char *property,
+									const char *reason, const char *needs, const char *vendor_code);
+
 /* OAuth2 client-credentials token from {authority}/{tenant}/oauth2/v2.0/token. */
 extern char *etop_sync_oauth_token(EtopSyncContext *ctx, const char *authority, const char *tenant,
 								   const char *client_id, const char *client_secret,

@@ -68,6 +68,17 @@ typedef struct EtopClientMetrics
 	int			users_stale;			/* enabled, no sign-in for 90 days */
 	EtopNameList users_without_mfa;
 
+	/*
+	 * Microsoft 365 sources the tenant does not give (etop.unavailable_sources):
+	 * why, e.g. "tenant has no Microsoft Entra ID P2 licence", or NULL when
+	 * available.  Scores leave them out (missing-source rule), never 0 or 100.
+	 */
+	const char *unavailable_mfa;	/* userRegistrationDetails */
+	const char *unavailable_user_risk;	/* riskyUsers */
+	const char *unavailable_sign_ins;	/* users' signInActivity */
+	const char *unavailable_secure_score;	/* secureScores / control profiles */
+	const char *unavailable_alerts; /* alerts_v2 */
+
 	/* risks */
 	int			email_alerts_90d;		/* email risks detected in the 90 days to as_of */
 	int			endpoint_open_high;		/* open endpoint risks of high/critical severity */

@@ -245,3 +245,24 @@ CREATE TABLE etop.external_refs (
 CREATE INDEX idx_external_refs_entity ON etop.external_refs (entity, entity_id);
 CREATE INDEX idx_external_refs_client ON etop.external_refs (client_id);
 COMMENT ON TABLE etop.external_refs IS 'Vendor ids that map to one etop row (cross-vendor correlation)';
+
+-- Vendor data a client's tenant does not give: an endpoint (or a property of
+-- one) the vendor refused because the tenant lacks a licence or the app a
+-- permission.  One row per client, source and dataset while it is
+-- unavailable; the sync that gets it again deletes the row.  The scores leave
+-- an unavailable source out (docs/scoring.md, the missing-source rule) and say why.
+CREATE TABLE etop.unavailable_sources (
+    client_id    integer NOT NULL REFERENCES etop.clients(id) ON DELETE CASCADE,
+    source       varchar(50) NOT NULL,      -- 'm365'
+    dataset      varchar(50) NOT NULL,      -- 'mfa', 'user_risk', 'sign_in_activity', 'secure_score', 'alerts'
+    reason       varchar(20) NOT NULL CHECK (reason IN ('licence', 'permission')),
+    needs        text        NOT NULL,      -- 'Microsoft Entra ID P2', 'SecurityAlert.Read.All'
+    endpoint     text        NOT NULL,      -- 'identityProtection/riskyUsers', 'users (signInActivity)'
+    vendor_code  text,                      -- 'Authentication_RequestFromNonPremiumTenantOrB2CTenant'
+    run_id       bigint,                    -- the last sync run that was refused
+    since        timestamptz NOT NULL DEFAULT now(),
+    checked_at   timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (client_id, source, dataset)
+);
+COMMENT ON TABLE etop.unavailable_sources IS
+    'Vendor data a client''s tenant does not give (licence or permission), per dataset: scores leave it out';

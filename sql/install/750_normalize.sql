@@ -376,3 +376,18 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION etop.sync_run_options(bigint) IS 'The options jsonb of the connection of a sync run';
+
+-- The endpoints (or properties) a run went on without, as the adapter
+-- recorded them with etop_sync_skip_endpoint(): a JSON array of
+-- {"endpoint", "property", "reason": "licence"|"permission", "needs", "status", "code"},
+-- [] when none.  A normalization function returns it (as "skipped_endpoints")
+-- so that etop.sync_runs.record_counts and etop.sync_now() show it.
+CREATE FUNCTION etop.sync_skipped(p_run bigint) RETURNS jsonb
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT coalesce(jsonb_agg(x.e ORDER BY p.page, x.o), '[]'::jsonb)
+      FROM etop.sync_pages p
+      CROSS JOIN LATERAL jsonb_array_elements(p.payload) WITH ORDINALITY x(e, o)
+     WHERE p.run_id = p_run AND p.endpoint = 'etop:skipped'
+$$;
+COMMENT ON FUNCTION etop.sync_skipped(bigint) IS
+    'The endpoints a sync run skipped (licence or permission refusals the adapter recorded), as a JSON array';

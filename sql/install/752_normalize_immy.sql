@@ -143,10 +143,10 @@ BEGIN
     SELECT duplicates > 0 INTO d_base
       FROM etop.sync_validate(v_run, v_vendor, ep_base, 'id', $j${
         "id": "int32!", "maintenanceDisplayName": "string", "maintenanceIdentifier": "string",
-        "maintenanceType": "int", "targetText": "string", "notes": "string", "updatedDateUTC": "timestamp"}$j$);
+        "maintenanceType": "any", "targetText": "string", "notes": "string", "updatedDateUTC": "timestamp"}$j$);
     PERFORM etop.sync_validate(v_run, v_vendor, ep_act, 'id', $j${
         "id": "int32!", "computerId": "int32!", "tenantId": "int32", "tenantName": "string", "assignmentId": "int32",
-        "maintenanceDisplayName": "string", "result": "int", "resultName": "string",
+        "maintenanceDisplayName": "string", "result": "any", "resultName": "string",
         "maintenanceTaskGetResult": "string", "startTime": "timestamp", "endTime": "timestamp",
         "createdDateUTC": "timestamp", "updatedDateUTC": "timestamp", "detectedVersionString": "string"}$j$);
 
@@ -281,7 +281,7 @@ BEGIN
                coalesce(etop.sync_ts(r.rec ->> 'endTime'), etop.sync_ts(r.rec ->> 'updatedDateUTC'),
                         etop.sync_ts(r.rec ->> 'createdDateUTC'), etop.sync_ts(r.rec ->> 'startTime')) AS checked
           FROM etop.sync_records(v_run, ep_act) r
-         WHERE jsonb_typeof(r.rec -> 'assignmentId') = 'number'
+         WHERE jsonb_typeof(r.rec -> 'assignmentId') = 'number' AND r.rec ->> 'assignmentId' <> '0'
          ORDER BY r.rec ->> 'computerId', r.rec ->> 'assignmentId',
                   coalesce(etop.sync_ts(r.rec ->> 'endTime'), etop.sync_ts(r.rec ->> 'updatedDateUTC'),
                            etop.sync_ts(r.rec ->> 'createdDateUTC'), etop.sync_ts(r.rec ->> 'startTime')) DESC NULLS LAST,
@@ -289,12 +289,11 @@ BEGIN
     res AS (
         SELECT act.*, d.id AS device_id,
                coalesce(d.client_id, (v_tmap ->> (act.rec ->> 'tenantId'))::int) AS client_id,
-               CASE WHEN lower(act.rec ->> 'resultName') IN ('failed', 'failure', 'error')
-                      OR act.rec ->> 'resultName' IS NULL AND act.rec ->> 'result' = '2'
+               -- result: MaintenanceActionResult as an integer (1 Success, 2 Failed) or its name
+               CASE WHEN lower(coalesce(act.rec ->> 'resultName', act.rec ->> 'result')) IN ('failed', 'failure', 'error', '2')
                       OR lower(act.rec ->> 'maintenanceTaskGetResult') IN ('noncompliant', 'non-compliant', 'non compliant')
                     THEN 'fail'
-                    WHEN lower(act.rec ->> 'resultName') IN ('success', 'succeeded', 'compliant')
-                      OR act.rec ->> 'resultName' IS NULL AND act.rec ->> 'result' = '1'
+                    WHEN lower(coalesce(act.rec ->> 'resultName', act.rec ->> 'result')) IN ('success', 'succeeded', 'compliant', '1')
                     THEN 'pass'
                     WHEN act.rec ->> 'resultName' IS NULL AND act.rec ->> 'result' IS NULL
                     THEN etop.sync_fail(v_vendor, act.endpoint, act.rec ->> 'id',
@@ -326,7 +325,9 @@ BEGIN
     SELECT count(*) FILTER (WHERE client_id IS NOT NULL), count(*) FILTER (WHERE client_id IS NULL)
       INTO n_controls, s_actions FROM res;
     SELECT s_actions + count(*) INTO s_actions
-      FROM etop.sync_records(v_run, ep_act) r WHERE jsonb_typeof(r.rec -> 'assignmentId') IS DISTINCT FROM 'number';
+      FROM etop.sync_records(v_run, ep_act) r
+     WHERE jsonb_typeof(r.rec -> 'assignmentId') IS DISTINCT FROM 'number'
+        OR r.rec ->> 'assignmentId' = '0';   -- ad-hoc runs (no deployment) are no baseline result
 
     -- What the results say about the device: an EDR deployment (edr_pattern)
     -- that succeeded means EDR installed and healthy, one that failed means
@@ -336,7 +337,9 @@ BEGIN
         SELECT DISTINCT ON (r.rec ->> 'computerId', r.rec ->> 'assignmentId', r.rec ->> 'maintenanceDisplayName')
                r.rec, coalesce(etop.sync_ts(r.rec ->> 'endTime'), etop.sync_ts(r.rec ->> 'updatedDateUTC'),
                                etop.sync_ts(r.rec ->> 'createdDateUTC')) AS at,
-               lower(r.rec ->> 'resultName') AS result
+               CASE lower(coalesce(r.rec ->> 'resultName', r.rec ->> 'result'))
+                    WHEN '1' THEN 'success' WHEN '2' THEN 'failed'
+                    ELSE lower(coalesce(r.rec ->> 'resultName', r.rec ->> 'result')) END AS result
           FROM etop.sync_records(v_run, ep_act) r
          ORDER BY r.rec ->> 'computerId', r.rec ->> 'assignmentId', r.rec ->> 'maintenanceDisplayName',
                   coalesce(etop.sync_ts(r.rec ->> 'endTime'), etop.sync_ts(r.rec ->> 'updatedDateUTC'),

@@ -55,6 +55,18 @@ $$;
 COMMENT ON FUNCTION etop_internal.m365_client(bigint, jsonb) IS
     'The etop client of a Microsoft 365 sync run (connection option client_id, or client_external_id + client_source)';
 
+-- A number Graph may send as a JSON number or, for controlScores' undeclared
+-- extra properties (scoreInPercentage, ...), as a string ("69", "12.5"); NULL
+-- when missing, null or not a number (an extra that is not there is missing).
+CREATE FUNCTION etop_internal.m365_number(p jsonb) RETURNS numeric
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT CASE WHEN jsonb_typeof(p) = 'number' THEN (p #>> '{}')::numeric
+                WHEN jsonb_typeof(p) = 'string' AND btrim(p #>> '{}') ~ '^[-+]?([0-9]+([.][0-9]*)?|[.][0-9]+)([eE][-+]?[0-9]{1,3})?$'
+                THEN btrim(p #>> '{}')::numeric END
+$$;
+COMMENT ON FUNCTION etop_internal.m365_number(jsonb) IS
+    'A Graph number given as a number or a numeric string, else NULL';
+
 CREATE FUNCTION etop.normalize_m365(run_id bigint) RETURNS jsonb
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 #variable_conflict use_column
@@ -71,10 +83,47 @@ DECLARE
     ep_alerts  constant text[] := ARRAY['security/alerts_v2'];
     n_users bigint := 0; n_controls bigint := 0; n_risks bigint := 0; s_deprecated bigint := 0;
     d_users boolean; d_reg boolean; d_risky boolean; d_prof boolean; d_alerts boolean;   -- a record delivered twice
+    v_skipped  jsonb;           -- endpoints the tenant refused (licence, permission)
+    no_signins boolean;
     result jsonb;
 BEGIN
     v_opts := etop.sync_run_options(v_run);
     v_client := etop_internal.m365_client(v_run, v_opts);
+
+    -- What the tenant did not give, per dataset the scores use: the adapter
+    -- skipped the endpoint (or users' signInActivity) on a 403.  Unavailable
+    -- datasets are recorded for the client; datasets this run got again are
+    -- available again.
+    v_skipped := etop.sync_skipped(v_run);
+    WITH sk AS (
+        SELECT DISTINCT ON (dataset) dataset, e
+          FROM (SELECT CASE WHEN e ->> 'endpoint' = 'users' AND e ->> 'property' = 'signInActivity'
+                                 THEN 'sign_in_activity'
+                            WHEN e ->> 'endpoint' = 'reports/authenticationMethods/userRegistrationDetails' THEN 'mfa'
+                            WHEN e ->> 'endpoint' = 'identityProtection/riskyUsers' THEN 'user_risk'
+                            WHEN e ->> 'endpoint' IN ('security/secureScores', 'security/secureScoreControlProfiles')
+                                 THEN 'secure_score'
+                            WHEN e ->> 'endpoint' = 'security/alerts_v2' THEN 'alerts' END AS dataset,
+                       e, o
+                  FROM jsonb_array_elements(v_skipped) WITH ORDINALITY x(e, o)) y
+         WHERE dataset IS NOT NULL
+         ORDER BY dataset, o),
+    del AS (
+        DELETE FROM etop.unavailable_sources t
+         WHERE t.client_id = v_client AND t.source = 'm365'
+           AND t.dataset NOT IN (SELECT dataset FROM sk))
+    INSERT INTO etop.unavailable_sources AS t (client_id, source, dataset, reason, needs, endpoint,
+                                               vendor_code, run_id)
+    SELECT v_client, 'm365', dataset, e ->> 'reason', e ->> 'needs',
+           e ->> 'endpoint' || coalesce(' (' || (e ->> 'property') || ')', ''), e ->> 'code', v_run
+      FROM sk
+    ON CONFLICT (client_id, source, dataset) DO UPDATE
+       SET reason = excluded.reason, needs = excluded.needs, endpoint = excluded.endpoint,
+           vendor_code = excluded.vendor_code, run_id = excluded.run_id, checked_at = now(),
+           since = CASE WHEN (t.reason, t.needs) IS DISTINCT FROM (excluded.reason, excluded.needs)
+                        THEN now() ELSE t.since END;
+    no_signins := EXISTS (SELECT FROM jsonb_array_elements(v_skipped) e
+                           WHERE e ->> 'endpoint' = 'users' AND e ->> 'property' = 'signInActivity');
 
     -- Every record is checked before anything is written.
     SELECT duplicates > 0 INTO d_users
@@ -100,9 +149,19 @@ BEGIN
         "id": "string_id!", "createdDateTime": "timestamp!", "controlScores": "array",
         "currentScore": "number", "maxScore": "number"}$j$);
     PERFORM etop.sync_validate(v_run, v_vendor, ep_scores, 'id', $j${
-        "controlName": "string!", "score": "number", "scoreInPercentage": "number",
-        "implementationStatus": "string", "controlCategory": "string", "lastSynced": "timestamp"}$j$,
+        "controlName": "string!", "score": "any", "scoreInPercentage": "any",
+        "implementationStatus": "any", "controlCategory": "string", "lastSynced": "timestamp"}$j$,
         p_nested => 'controlScores', p_nested_id => 'controlName');
+    -- controlScores' score: a number, or a numeric string ("6", as Graph sends
+    -- the undeclared properties); anything else is an error
+    PERFORM etop.sync_fail(v_vendor, r.endpoint, r.rec ->> 'id',
+                           format('controlScores entry %s: field "score" is %s, expected a number',
+                                  e.el ->> 'controlName', e.el -> 'score'))
+       FROM etop.sync_records(v_run, ep_scores) r
+      CROSS JOIN LATERAL jsonb_array_elements(CASE WHEN jsonb_typeof(r.rec -> 'controlScores') = 'array'
+                                                   THEN r.rec -> 'controlScores' ELSE '[]' END) e(el)
+      WHERE jsonb_typeof(e.el -> 'score') NOT IN ('number', 'null')
+        AND etop_internal.m365_number(e.el -> 'score') IS NULL;
     SELECT duplicates > 0 INTO d_alerts
       FROM etop.sync_validate(v_run, v_vendor, ep_alerts, 'id', $j${
         "id": "string_id!", "title": "string", "description": "string", "severity": "string!",
@@ -126,11 +185,14 @@ BEGIN
           FROM src
         ON CONFLICT (client_id, source, external_id) DO UPDATE
            SET display_name = excluded.display_name, email = excluded.email, upn = excluded.upn,
-               account_enabled = excluded.account_enabled, last_sign_in = excluded.last_sign_in,
+               account_enabled = excluded.account_enabled,
+               -- without signInActivity (licence, permission) the last known sign-in stays
+               last_sign_in = CASE WHEN no_signins THEN t.last_sign_in ELSE excluded.last_sign_in END,
                risk_level = coalesce(t.risk_level, 'none'), updated_at = now()
          WHERE (t.display_name, t.email, t.upn, t.account_enabled, t.last_sign_in, t.risk_level)
-               IS DISTINCT FROM (excluded.display_name, excluded.email, excluded.upn,
-                                 excluded.account_enabled, excluded.last_sign_in, coalesce(t.risk_level, 'none')))
+               IS DISTINCT FROM (excluded.display_name, excluded.email, excluded.upn, excluded.account_enabled,
+                                 CASE WHEN no_signins THEN t.last_sign_in ELSE excluded.last_sign_in END,
+                                 coalesce(t.risk_level, 'none')))
     SELECT count(*) INTO n_users FROM src;
 
     -- MFA: isMfaCapable (a strong method registered AND allowed by the
@@ -178,7 +240,7 @@ BEGIN
           FROM etop.sync_latest(v_run, ep_prof, d_prof) r),
     res AS (
         SELECT p.rec, cs.el, cs.score_date, cs.score_id,
-               (p.rec ->> 'maxScore')::numeric AS mx, (cs.el ->> 'score')::numeric AS sc,
+               (p.rec ->> 'maxScore')::numeric AS mx, etop_internal.m365_number(cs.el -> 'score') AS sc,
                p.rec -> 'deprecated' = 'true' AS deprecated
           FROM prof p LEFT JOIN cs ON cs.name = p.rec ->> 'id'),
     up AS (
@@ -189,7 +251,7 @@ BEGIN
                CASE WHEN sc IS NULL THEN 'unknown' WHEN sc >= mx THEN 'pass' WHEN sc = 0 THEN 'fail'
                     ELSE 'unknown' END,
                jsonb_build_object('score', sc, 'maxScore', mx) || jsonb_strip_nulls(jsonb_build_object(
-                   'scoreInPercentage', el -> 'scoreInPercentage',
+                   'scoreInPercentage', to_jsonb(etop_internal.m365_number(el -> 'scoreInPercentage')),
                    'implementationStatus', el -> 'implementationStatus',
                    'controlCategory', coalesce(rec -> 'controlCategory', el -> 'controlCategory'),
                    'service', rec -> 'service', 'tier', rec -> 'tier', 'rank', rec -> 'rank',
@@ -223,16 +285,19 @@ BEGIN
                     WHEN s.rec ->> 'serviceSource' ~* 'office' THEN 'email'
                     WHEN s.rec ->> 'serviceSource' ~* '(identity|azureAd)' THEN 'identity'
                     ELSE 'endpoint' END AS risk_type,
+               -- alertSeverity: unknown, informational, low, medium, high, unknownFutureValue
                CASE WHEN lower(s.rec ->> 'severity') IN ('informational', 'low', 'medium', 'high')
                     THEN lower(s.rec ->> 'severity')
-                    WHEN lower(s.rec ->> 'severity') = 'unknownfuturevalue' THEN 'informational'
+                    WHEN lower(s.rec ->> 'severity') IN ('unknown', 'unknownfuturevalue') THEN 'informational'
                     ELSE etop.sync_fail(v_vendor, s.endpoint, s.rec ->> 'id',
-                                        format('field "severity" is %s, expected informational, low, medium or high',
+                                        format('field "severity" is %s, expected unknown, informational, low, medium or high',
                                                s.rec -> 'severity'))::text END AS severity,
-               CASE WHEN s.rec ->> 'status' IN ('new', 'inProgress', 'unknownFutureValue') THEN 'open'
+               -- alertStatus: unknown, new, inProgress, resolved, unknownFutureValue (not known to be
+               -- resolved is open)
+               CASE WHEN s.rec ->> 'status' IN ('unknown', 'new', 'inProgress', 'unknownFutureValue') THEN 'open'
                     WHEN s.rec ->> 'status' = 'resolved' THEN 'mitigated'
                     ELSE etop.sync_fail(v_vendor, s.endpoint, s.rec ->> 'id',
-                                        format('field "status" is %s, expected new, inProgress or resolved',
+                                        format('field "status" is %s, expected unknown, new, inProgress or resolved',
                                                s.rec -> 'status'))::text END AS status,
                CASE WHEN s.rec ->> 'classification' = 'truePositive' THEN 'high'
                     WHEN s.rec ->> 'classification' IN ('falsePositive', 'informationalExpectedActivity') THEN 'low'
@@ -273,6 +338,9 @@ BEGIN
     result := jsonb_build_object('users', n_users, 'controls', n_controls, 'risks', n_risks);
     IF s_deprecated > 0 THEN
         result := result || jsonb_build_object('skipped', jsonb_build_object('deprecated_controls', s_deprecated));
+    END IF;
+    IF jsonb_array_length(v_skipped) > 0 THEN
+        result := result || jsonb_build_object('skipped_endpoints', v_skipped);
     END IF;
     RETURN result;
 END

@@ -19,7 +19,7 @@ DECLARE
     t text;
     client_tables text[] := ARRAY['sites', 'contacts', 'users', 'devices', 'agreements',
                                   'tickets', 'controls', 'risks', 'recommendations',
-                                  'external_refs', 'score_history', 'qbrs', 'qbr_jobs',
+                                  'external_refs', 'score_history', 'qbrs', 'qbr_jobs', 'unavailable_sources',
                                   'qbr_events', 'audit_log'];
 BEGIN
     -- Every table, with its data, belongs in pg_dump output.

@@ -12,10 +12,10 @@ GRANT EXECUTE ON FUNCTION etop.normalize_connectwise(bigint), etop.normalize_imm
                           etop_internal.sync_record_label(jsonb, integer, integer),
                           etop.sync_fail(text, text, text, text, text, text),
                           etop.sync_validate(bigint, text, text[], text, jsonb, text, text, text),
-                          etop.sync_run_options(bigint),
+                          etop.sync_run_options(bigint), etop.sync_skipped(bigint),
                           etop_internal.cw_time_zone(text, jsonb), etop_internal.cw_device_type(text, text, jsonb),
                           etop_internal.cw_priority(text, integer, jsonb), etop_internal.cw_move_records(bigint, text, text[]),
                           etop_internal.immy_tenant_clients(bigint, jsonb, text[], text[]),
-                          etop_internal.m365_client(bigint, jsonb)
+                          etop_internal.m365_client(bigint, jsonb), etop_internal.m365_number(jsonb)
       TO etop_admin;
 -- (No REVOKE ... FROM PUBLIC here: 900_security.sql revoked every function from PUBLIC.)

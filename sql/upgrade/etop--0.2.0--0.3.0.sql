@@ -2616,3 +2616,912 @@ BEGIN
     END IF;
 END
 $runs$;
+-- fidelity: a Microsoft 365 tenant syncs what its licence and the app's
+-- permissions allow (issue #18).  Endpoints Graph refuses with 403 are
+-- skipped and recorded with the run (etop.sync_skipped(), record_counts
+-- "skipped_endpoints"); etop.unavailable_sources keeps, per client, the
+-- datasets the tenant does not give, which the scores leave out.
+-- Vendor data a client's tenant does not give: an endpoint (or a property of
+-- one) the vendor refused because the tenant lacks a licence or the app a
+-- permission.  One row per client, source and dataset while it is
+-- unavailable; the sync that gets it again deletes the row.  The scores leave
+-- an unavailable source out (docs/scoring.md, the missing-source rule) and say why.
+CREATE TABLE etop.unavailable_sources (
+    client_id    integer NOT NULL REFERENCES etop.clients(id) ON DELETE CASCADE,
+    source       varchar(50) NOT NULL,      -- 'm365'
+    dataset      varchar(50) NOT NULL,      -- 'mfa', 'user_risk', 'sign_in_activity', 'secure_score', 'alerts'
+    reason       varchar(20) NOT NULL CHECK (reason IN ('licence', 'permission')),
+    needs        text        NOT NULL,      -- 'Microsoft Entra ID P2', 'SecurityAlert.Read.All'
+    endpoint     text        NOT NULL,      -- 'identityProtection/riskyUsers', 'users (signInActivity)'
+    vendor_code  text,                      -- 'Authentication_RequestFromNonPremiumTenantOrB2CTenant'
+    run_id       bigint,                    -- the last sync run that was refused
+    since        timestamptz NOT NULL DEFAULT now(),
+    checked_at   timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (client_id, source, dataset)
+);
+COMMENT ON TABLE etop.unavailable_sources IS
+    'Vendor data a client''s tenant does not give (licence or permission), per dataset: scores leave it out';
+SELECT pg_catalog.pg_extension_config_dump('etop.unavailable_sources', '');
+ALTER TABLE etop.unavailable_sources ENABLE ROW LEVEL SECURITY;
+CREATE POLICY admin_all ON etop.unavailable_sources TO etop_admin USING (true) WITH CHECK (true);
+CREATE POLICY reader_all ON etop.unavailable_sources FOR SELECT TO etop_reader USING (true);
+CREATE POLICY am_assigned ON etop.unavailable_sources FOR SELECT TO etop_am
+    USING (client_id IN (SELECT etop.assigned_client_ids()));
+REVOKE ALL ON etop.unavailable_sources FROM PUBLIC;
+GRANT SELECT ON etop.unavailable_sources TO etop_reader, etop_am, etop_admin;
+GRANT INSERT, UPDATE, DELETE ON etop.unavailable_sources TO etop_admin;
+-- The endpoints (or properties) a run went on without, as the adapter
+-- recorded them with etop_sync_skip_endpoint(): a JSON array of
+-- {"endpoint", "property", "reason": "licence"|"permission", "needs", "status", "code"},
+-- [] when none.  A normalization function returns it (as "skipped_endpoints")
+-- so that etop.sync_runs.record_counts and etop.sync_now() show it.
+CREATE FUNCTION etop.sync_skipped(p_run bigint) RETURNS jsonb
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT coalesce(jsonb_agg(x.e ORDER BY p.page, x.o), '[]'::jsonb)
+      FROM etop.sync_pages p
+      CROSS JOIN LATERAL jsonb_array_elements(p.payload) WITH ORDINALITY x(e, o)
+     WHERE p.run_id = p_run AND p.endpoint = 'etop:skipped'
+$$;
+COMMENT ON FUNCTION etop.sync_skipped(bigint) IS
+    'The endpoints a sync run skipped (licence or permission refusals the adapter recorded), as a JSON array';
+REVOKE ALL ON FUNCTION etop.sync_skipped(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION etop.sync_skipped(bigint) TO etop_admin;
+
+CREATE OR REPLACE FUNCTION etop.normalize_m365(run_id bigint) RETURNS jsonb
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_column
+DECLARE
+    v_run      bigint := normalize_m365.run_id;
+    v_vendor   constant text := 'Microsoft Graph';
+    v_opts     jsonb;
+    v_client   integer;
+    ep_users   constant text[] := ARRAY['users'];
+    ep_reg     constant text[] := ARRAY['reports/authenticationMethods/userRegistrationDetails'];
+    ep_risky   constant text[] := ARRAY['identityProtection/riskyUsers'];
+    ep_prof    constant text[] := ARRAY['security/secureScoreControlProfiles'];
+    ep_scores  constant text[] := ARRAY['security/secureScores'];
+    ep_alerts  constant text[] := ARRAY['security/alerts_v2'];
+    n_users bigint := 0; n_controls bigint := 0; n_risks bigint := 0; s_deprecated bigint := 0;
+    d_users boolean; d_reg boolean; d_risky boolean; d_prof boolean; d_alerts boolean;   -- a record delivered twice
+    v_skipped  jsonb;           -- endpoints the tenant refused (licence, permission)
+    no_signins boolean;
+    result jsonb;
+BEGIN
+    v_opts := etop.sync_run_options(v_run);
+    v_client := etop_internal.m365_client(v_run, v_opts);
+
+    -- What the tenant did not give, per dataset the scores use: the adapter
+    -- skipped the endpoint (or users' signInActivity) on a 403.  Unavailable
+    -- datasets are recorded for the client; datasets this run got again are
+    -- available again.
+    v_skipped := etop.sync_skipped(v_run);
+    WITH sk AS (
+        SELECT DISTINCT ON (dataset) dataset, e
+          FROM (SELECT CASE WHEN e ->> 'endpoint' = 'users' AND e ->> 'property' = 'signInActivity'
+                                 THEN 'sign_in_activity'
+                            WHEN e ->> 'endpoint' = 'reports/authenticationMethods/userRegistrationDetails' THEN 'mfa'
+                            WHEN e ->> 'endpoint' = 'identityProtection/riskyUsers' THEN 'user_risk'
+                            WHEN e ->> 'endpoint' IN ('security/secureScores', 'security/secureScoreControlProfiles')
+                                 THEN 'secure_score'
+                            WHEN e ->> 'endpoint' = 'security/alerts_v2' THEN 'alerts' END AS dataset,
+                       e, o
+                  FROM jsonb_array_elements(v_skipped) WITH ORDINALITY x(e, o)) y
+         WHERE dataset IS NOT NULL
+         ORDER BY dataset, o),
+    del AS (
+        DELETE FROM etop.unavailable_sources t
+         WHERE t.client_id = v_client AND t.source = 'm365'
+           AND t.dataset NOT IN (SELECT dataset FROM sk))
+    INSERT INTO etop.unavailable_sources AS t (client_id, source, dataset, reason, needs, endpoint,
+                                               vendor_code, run_id)
+    SELECT v_client, 'm365', dataset, e ->> 'reason', e ->> 'needs',
+           e ->> 'endpoint' || coalesce(' (' || (e ->> 'property') || ')', ''), e ->> 'code', v_run
+      FROM sk
+    ON CONFLICT (client_id, source, dataset) DO UPDATE
+       SET reason = excluded.reason, needs = excluded.needs, endpoint = excluded.endpoint,
+           vendor_code = excluded.vendor_code, run_id = excluded.run_id, checked_at = now(),
+           since = CASE WHEN (t.reason, t.needs) IS DISTINCT FROM (excluded.reason, excluded.needs)
+                        THEN now() ELSE t.since END;
+    no_signins := EXISTS (SELECT FROM jsonb_array_elements(v_skipped) e
+                           WHERE e ->> 'endpoint' = 'users' AND e ->> 'property' = 'signInActivity');
+
+    -- Every record is checked before anything is written.
+    SELECT duplicates > 0 INTO d_users
+      FROM etop.sync_validate(v_run, v_vendor, ep_users, 'id', $j${
+        "id": "string_id!", "userPrincipalName": "string!", "displayName": "string", "mail": "string",
+        "accountEnabled": "boolean!", "userType": "string", "signInActivity": "object",
+        "signInActivity.lastSignInDateTime": "timestamp",
+        "signInActivity.lastSuccessfulSignInDateTime": "timestamp"}$j$,
+        p_hint => 'The users request needs $select=id,displayName,mail,userPrincipalName,accountEnabled,userType,signInActivity.');
+    SELECT duplicates > 0 INTO d_reg
+      FROM etop.sync_validate(v_run, v_vendor, ep_reg, 'id', $j${
+        "id": "string_id!", "isMfaRegistered": "boolean", "isMfaCapable": "boolean"}$j$);
+    SELECT duplicates > 0 INTO d_risky
+      FROM etop.sync_validate(v_run, v_vendor, ep_risky, 'id', $j${
+        "id": "string_id!", "riskLevel": "string!", "riskState": "string", "isDeleted": "boolean"}$j$);
+    SELECT duplicates > 0 INTO d_prof
+      FROM etop.sync_validate(v_run, v_vendor, ep_prof, 'id', $j${
+        "id": "string_id!", "title": "string", "maxScore": "number!", "controlCategory": "string",
+        "deprecated": "boolean", "service": "string", "tier": "string", "rank": "int",
+        "actionType": "string", "actionUrl": "string", "implementationCost": "string",
+        "userImpact": "string", "threats": "array", "lastModifiedDateTime": "timestamp"}$j$);
+    PERFORM etop.sync_validate(v_run, v_vendor, ep_scores, 'id', $j${
+        "id": "string_id!", "createdDateTime": "timestamp!", "controlScores": "array",
+        "currentScore": "number", "maxScore": "number"}$j$);
+    PERFORM etop.sync_validate(v_run, v_vendor, ep_scores, 'id', $j${
+        "controlName": "string!", "score": "number", "scoreInPercentage": "number",
+        "implementationStatus": "string", "controlCategory": "string", "lastSynced": "timestamp"}$j$,
+        p_nested => 'controlScores', p_nested_id => 'controlName');
+    SELECT duplicates > 0 INTO d_alerts
+      FROM etop.sync_validate(v_run, v_vendor, ep_alerts, 'id', $j${
+        "id": "string_id!", "title": "string", "description": "string", "severity": "string!",
+        "status": "string!", "serviceSource": "string", "classification": "string",
+        "category": "string", "createdDateTime": "timestamp!", "resolvedDateTime": "timestamp",
+        "recommendedActions": "string", "evidence": "array"}$j$);
+
+    -- Users.  MFA and risk come from their own endpoints below; a new user
+    -- starts without MFA and at risk level none.
+    WITH src AS (
+        SELECT r.rec
+          FROM etop.sync_latest(v_run, ep_users, d_users) r),
+    up AS (
+        INSERT INTO etop.users AS t (client_id, source, external_id, display_name, email, upn,
+                                    account_enabled, mfa_enabled, risk_level, last_sign_in)
+        SELECT v_client, 'm365', rec ->> 'id', left(nullif(btrim(rec ->> 'displayName'), ''), 255),
+               left(nullif(btrim(rec ->> 'mail'), ''), 255), left(btrim(rec ->> 'userPrincipalName'), 255),
+               (rec ->> 'accountEnabled')::boolean, false, 'none',
+               coalesce(etop.sync_ts(rec -> 'signInActivity' ->> 'lastSignInDateTime'),
+                        etop.sync_ts(rec -> 'signInActivity' ->> 'lastSuccessfulSignInDateTime'))
+          FROM src
+        ON CONFLICT (client_id, source, external_id) DO UPDATE
+           SET display_name = excluded.display_name, email = excluded.email, upn = excluded.upn,
+               account_enabled = excluded.account_enabled,
+               -- without signInActivity (licence, permission) the last known sign-in stays
+               last_sign_in = CASE WHEN no_signins THEN t.last_sign_in ELSE excluded.last_sign_in END,
+               risk_level = coalesce(t.risk_level, 'none'), updated_at = now()
+         WHERE (t.display_name, t.email, t.upn, t.account_enabled, t.last_sign_in, t.risk_level)
+               IS DISTINCT FROM (excluded.display_name, excluded.email, excluded.upn, excluded.account_enabled,
+                                 CASE WHEN no_signins THEN t.last_sign_in ELSE excluded.last_sign_in END,
+                                 coalesce(t.risk_level, 'none')))
+    SELECT count(*) INTO n_users FROM src;
+
+    -- MFA: isMfaCapable (a strong method registered AND allowed by the
+    -- authentication methods policy), else isMfaRegistered.
+    UPDATE etop.users u SET mfa_enabled = x.mfa, updated_at = now()
+      FROM (SELECT r.rec ->> 'id' AS id,
+                   coalesce((r.rec ->> 'isMfaCapable')::boolean, (r.rec ->> 'isMfaRegistered')::boolean,
+                            etop.sync_fail(v_vendor, r.endpoint, r.rec ->> 'id',
+                                           'has neither "isMfaCapable" nor "isMfaRegistered"',
+                                           'null_value_not_allowed')::boolean) AS mfa
+              FROM etop.sync_latest(v_run, ep_reg, d_reg) r) x
+     WHERE u.client_id = v_client AND u.source = 'm365' AND u.external_id = x.id
+       AND u.mfa_enabled IS DISTINCT FROM x.mfa;
+
+    -- Risk: riskLevel (low/medium/high; none, hidden and unknownFutureValue
+    -- are none); a remediated or dismissed risk is none.
+    UPDATE etop.users u SET risk_level = x.level, updated_at = now()
+      FROM (SELECT r.rec ->> 'id' AS id,
+                   CASE WHEN lower(r.rec ->> 'riskState') IN ('remediated', 'dismissed') THEN 'none'
+                        WHEN lower(r.rec ->> 'riskLevel') IN ('low', 'medium', 'high', 'none') THEN lower(r.rec ->> 'riskLevel')
+                        WHEN lower(r.rec ->> 'riskLevel') IN ('hidden', 'unknownfuturevalue') THEN 'none'
+                        ELSE etop.sync_fail(v_vendor, r.endpoint, r.rec ->> 'id',
+                                            format('field "riskLevel" is %s, expected low, medium, high, none, hidden or unknownFutureValue',
+                                                   r.rec -> 'riskLevel'))::text END AS level
+              FROM etop.sync_latest(v_run, ep_risky, d_risky) r
+             WHERE r.rec -> 'isDeleted' IS DISTINCT FROM 'true') x
+     WHERE u.client_id = v_client AND u.source = 'm365' AND u.external_id = x.id
+       AND u.risk_level IS DISTINCT FROM x.level;
+
+    -- Secure Score controls: each (non-deprecated) control profile, scored by
+    -- the latest secure score's controlScores.  pass: score >= maxScore;
+    -- fail: score = 0; unknown: partly implemented, or no score.
+    WITH latest AS (
+        SELECT r.rec FROM etop.sync_records(v_run, ep_scores) r
+         ORDER BY etop.sync_ts(r.rec ->> 'createdDateTime') DESC, r.page DESC, r.item DESC LIMIT 1),
+    cs AS (
+        SELECT DISTINCT ON (e.el ->> 'controlName') e.el ->> 'controlName' AS name, e.el,
+               latest.rec ->> 'createdDateTime' AS score_date, latest.rec ->> 'id' AS score_id
+          FROM latest CROSS JOIN LATERAL jsonb_array_elements(
+                   CASE WHEN jsonb_typeof(latest.rec -> 'controlScores') = 'array'
+                        THEN latest.rec -> 'controlScores' ELSE '[]' END) WITH ORDINALITY e(el, pos)
+         ORDER BY e.el ->> 'controlName', e.pos DESC),
+    prof AS (
+        SELECT r.rec
+          FROM etop.sync_latest(v_run, ep_prof, d_prof) r),
+    res AS (
+        SELECT p.rec, cs.el, cs.score_date, cs.score_id,
+               (p.rec ->> 'maxScore')::numeric AS mx, (cs.el ->> 'score')::numeric AS sc,
+               p.rec -> 'deprecated' = 'true' AS deprecated
+          FROM prof p LEFT JOIN cs ON cs.name = p.rec ->> 'id'),
+    up AS (
+        INSERT INTO etop.controls AS t (client_id, source, external_id, control_type, title, status, evidence,
+                                       last_checked)
+        SELECT v_client, 'm365', rec ->> 'id', 'm365_secure_score',
+               left(coalesce(nullif(btrim(rec ->> 'title'), ''), rec ->> 'id'), 255),
+               CASE WHEN sc IS NULL THEN 'unknown' WHEN sc >= mx THEN 'pass' WHEN sc = 0 THEN 'fail'
+                    ELSE 'unknown' END,
+               jsonb_build_object('score', sc, 'maxScore', mx) || jsonb_strip_nulls(jsonb_build_object(
+                   'scoreInPercentage', el -> 'scoreInPercentage',
+                   'implementationStatus', el -> 'implementationStatus',
+                   'controlCategory', coalesce(rec -> 'controlCategory', el -> 'controlCategory'),
+                   'service', rec -> 'service', 'tier', rec -> 'tier', 'rank', rec -> 'rank',
+                   'actionType', rec -> 'actionType', 'actionUrl', rec -> 'actionUrl',
+                   'implementationCost', rec -> 'implementationCost', 'userImpact', rec -> 'userImpact',
+                   'threats', rec -> 'threats', 'secureScoreId', score_id, 'scoreDate', score_date)),
+               coalesce(etop.sync_ts(el ->> 'lastSynced'), etop.sync_ts(score_date),
+                        etop.sync_ts(rec ->> 'lastModifiedDateTime'))
+          FROM res WHERE NOT coalesce(deprecated, false)
+        ON CONFLICT (client_id, source, external_id) DO UPDATE
+           SET control_type = excluded.control_type, title = excluded.title, status = excluded.status,
+               evidence = excluded.evidence, last_checked = excluded.last_checked, updated_at = now()
+         WHERE (t.control_type, t.title, t.status, t.evidence, t.last_checked)
+               IS DISTINCT FROM (excluded.control_type, excluded.title, excluded.status, excluded.evidence,
+                                 excluded.last_checked))
+    SELECT count(*) FILTER (WHERE NOT coalesce(deprecated, false)), count(*) FILTER (WHERE deprecated)
+      INTO n_controls, s_deprecated FROM res;
+
+    -- Defender alerts -> risks.  Type: email for Defender for Office 365,
+    -- identity for Entra ID Protection / Defender for Identity, endpoint for
+    -- everything else (options.risk_type_map first).  Impact follows the
+    -- severity; likelihood the classification (true positive high, false
+    -- positive or expected activity low, unclassified medium).
+    WITH src AS (
+        SELECT r.endpoint, r.rec
+          FROM etop.sync_latest(v_run, ep_alerts, d_alerts) r),
+    res AS (
+        SELECT s.rec,
+               CASE WHEN v_opts -> 'risk_type_map' ->> (s.rec ->> 'serviceSource') IN ('identity', 'email', 'endpoint', 'business')
+                    THEN v_opts -> 'risk_type_map' ->> (s.rec ->> 'serviceSource')
+                    WHEN s.rec ->> 'serviceSource' ~* 'office' THEN 'email'
+                    WHEN s.rec ->> 'serviceSource' ~* '(identity|azureAd)' THEN 'identity'
+                    ELSE 'endpoint' END AS risk_type,
+               CASE WHEN lower(s.rec ->> 'severity') IN ('informational', 'low', 'medium', 'high')
+                    THEN lower(s.rec ->> 'severity')
+                    WHEN lower(s.rec ->> 'severity') = 'unknownfuturevalue' THEN 'informational'
+                    ELSE etop.sync_fail(v_vendor, s.endpoint, s.rec ->> 'id',
+                                        format('field "severity" is %s, expected informational, low, medium or high',
+                                               s.rec -> 'severity'))::text END AS severity,
+               CASE WHEN s.rec ->> 'status' IN ('new', 'inProgress', 'unknownFutureValue') THEN 'open'
+                    WHEN s.rec ->> 'status' = 'resolved' THEN 'mitigated'
+                    ELSE etop.sync_fail(v_vendor, s.endpoint, s.rec ->> 'id',
+                                        format('field "status" is %s, expected new, inProgress or resolved',
+                                               s.rec -> 'status'))::text END AS status,
+               CASE WHEN s.rec ->> 'classification' = 'truePositive' THEN 'high'
+                    WHEN s.rec ->> 'classification' IN ('falsePositive', 'informationalExpectedActivity') THEN 'low'
+                    ELSE 'medium' END AS likelihood,
+               (SELECT upper(coalesce(nullif(e ->> 'hostName', ''), split_part(e ->> 'deviceDnsName', '.', 1)))
+                  FROM jsonb_array_elements(CASE WHEN jsonb_typeof(s.rec -> 'evidence') = 'array'
+                                                 THEN s.rec -> 'evidence' ELSE '[]' END) WITH ORDINALITY x(e, o)
+                 WHERE jsonb_typeof(e) = 'object' AND e ->> '@odata.type' ~* 'deviceEvidence'
+                   AND coalesce(nullif(e ->> 'hostName', ''), nullif(e ->> 'deviceDnsName', '')) IS NOT NULL
+                 ORDER BY o LIMIT 1) AS host
+          FROM src s),
+    up AS (
+        INSERT INTO etop.risks AS t (client_id, device_id, source, external_id, risk_type, title, description,
+                                    severity, likelihood, impact, status, mitigation, detected_at, resolved_at)
+        SELECT v_client,
+               (SELECT d.id FROM etop.devices d WHERE d.client_id = v_client AND upper(d.name) = res.host
+                 ORDER BY d.id LIMIT 1),
+               'm365', rec ->> 'id', risk_type, left(nullif(btrim(rec ->> 'title'), ''), 255),
+               nullif(btrim(rec ->> 'description'), ''), severity, likelihood,
+               CASE severity WHEN 'high' THEN 'high' WHEN 'medium' THEN 'medium' ELSE 'low' END,
+               status, nullif(btrim(rec ->> 'recommendedActions'), ''),
+               etop.sync_ts(rec ->> 'createdDateTime'),
+               CASE WHEN status = 'mitigated' THEN etop.sync_ts(rec ->> 'resolvedDateTime') END
+          FROM res
+        ON CONFLICT (client_id, source, external_id) DO UPDATE
+           SET device_id = excluded.device_id, risk_type = excluded.risk_type, title = excluded.title,
+               description = excluded.description, severity = excluded.severity,
+               likelihood = excluded.likelihood, impact = excluded.impact, status = excluded.status,
+               mitigation = excluded.mitigation, detected_at = excluded.detected_at,
+               resolved_at = excluded.resolved_at, updated_at = now()
+         WHERE (t.device_id, t.risk_type, t.title, t.description, t.severity, t.likelihood, t.impact, t.status,
+                t.mitigation, t.detected_at, t.resolved_at)
+               IS DISTINCT FROM (excluded.device_id, excluded.risk_type, excluded.title, excluded.description,
+                                 excluded.severity, excluded.likelihood, excluded.impact, excluded.status,
+                                 excluded.mitigation, excluded.detected_at, excluded.resolved_at))
+    SELECT count(*) INTO n_risks FROM res;
+
+    result := jsonb_build_object('users', n_users, 'controls', n_controls, 'risks', n_risks);
+    IF s_deprecated > 0 THEN
+        result := result || jsonb_build_object('skipped', jsonb_build_object('deprecated_controls', s_deprecated));
+    END IF;
+    IF jsonb_array_length(v_skipped) > 0 THEN
+        result := result || jsonb_build_object('skipped_endpoints', v_skipped);
+    END IF;
+    RETURN result;
+END
+$$;
+COMMENT ON FUNCTION etop.normalize_m365(bigint) IS
+    'Normalize a Microsoft 365 (Graph) sync run''s pages into users, m365_secure_score controls and risks for the connection''s client (set-based, idempotent); returns the record counts';
+
+-- fidelity: Immy.Bot results as ImmyBot publishes them (issue #18): enums as
+-- integers or names (result, maintenanceType), target assignments without
+-- maintenanceDisplayName, ad-hoc runs (assignmentId 0) left out and counted;
+-- the adapter reads GET maintenance-actions/latest-for-tenant/{tenantId}.
+CREATE OR REPLACE FUNCTION etop.normalize_immy(run_id bigint) RETURNS jsonb
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_column
+DECLARE
+    v_run      bigint := normalize_immy.run_id;
+    v_vendor   constant text := 'Immy.Bot';
+    v_opts     jsonb;
+    v_tenants  jsonb;
+    v_tmap     jsonb;
+    v_edr      text;
+    v_patch    text;
+    ep_comp    constant text[] := ARRAY['computers/paged', 'computers'];
+    ep_base    constant text[] := ARRAY['target-assignments', 'baselines'];
+    ep_act     constant text[] := ARRAY['maintenance-actions', 'maintenance-actions/%', 'actions'];
+    n_devices bigint := 0; n_correlated bigint := 0; n_controls bigint := 0;
+    s_unmapped bigint := 0; s_deleted bigint := 0; s_actions bigint := 0;
+    d_comp boolean; d_base boolean;     -- a record delivered twice in the run
+    v_unmapped jsonb;
+    result jsonb;
+BEGIN
+    -- ConnectWise and Immy.Bot both decide which device a serial number is:
+    -- one at a time (until the sync's transaction ends), so two syncs
+    -- finishing together cannot both create the device.
+    PERFORM pg_advisory_xact_lock(1702129520, 1);    -- 'etop', devices
+    v_opts := etop.sync_run_options(v_run);
+    v_edr := coalesce(v_opts ->> 'edr_pattern',
+                      '(defender|edr|crowdstrike|falcon|sentinel ?one|huntress|sophos|bitdefender|'
+                      'malwarebytes|webroot|eset|carbon black|cylance|cortex xdr)');
+    v_patch := coalesce(v_opts ->> 'patch_pattern', '(update|patch)');
+    BEGIN
+        PERFORM '' ~* v_edr, '' ~* v_patch;
+    EXCEPTION WHEN invalid_regular_expression THEN
+        RAISE EXCEPTION 'connection option edr_pattern or patch_pattern is not a valid regular expression: %', SQLERRM
+            USING ERRCODE = 'invalid_parameter_value';
+    END;
+
+    -- Every record is checked before anything is written.
+    PERFORM etop.sync_validate(v_run, v_vendor, '{tenants}', 'id', $j${
+        "id": "int32!", "name": "string", "isMsp": "boolean", "msp": "boolean"}$j$);
+    SELECT duplicates > 0 INTO d_comp
+      FROM etop.sync_validate(v_run, v_vendor, ep_comp, 'id', $j${
+        "id": "int32!", "tenantId": "int32!", "tenantName": "string", "computerName": "string", "name": "string",
+        "serialNumber": "string", "manufacturer": "string", "model": "string", "operatingSystem": "string",
+        "chassisTypes": "array", "domainRole": "int", "lastProviderAgentEventDateUtc": "timestamp",
+        "updatedDate": "timestamp", "deletedAt": "timestamp"}$j$);
+    SELECT duplicates > 0 INTO d_base
+      FROM etop.sync_validate(v_run, v_vendor, ep_base, 'id', $j${
+        "id": "int32!", "maintenanceDisplayName": "string", "maintenanceIdentifier": "string",
+        "maintenanceType": "any", "targetText": "string", "notes": "string", "updatedDateUTC": "timestamp"}$j$);
+    PERFORM etop.sync_validate(v_run, v_vendor, ep_act, 'id', $j${
+        "id": "int32!", "computerId": "int32!", "tenantId": "int32", "tenantName": "string", "assignmentId": "int32",
+        "maintenanceDisplayName": "string", "result": "any", "resultName": "string",
+        "maintenanceTaskGetResult": "string", "startTime": "timestamp", "endTime": "timestamp",
+        "createdDateUTC": "timestamp", "updatedDateUTC": "timestamp", "detectedVersionString": "string"}$j$);
+
+    v_tenants := etop_internal.immy_tenant_clients(v_run, v_opts, ep_comp, ep_act);
+    v_tmap := v_tenants -> 'clients';
+
+    -- Computers -> devices.  A computer is the device its Immy.Bot reference
+    -- already points to, else the client's device with the same serial number
+    -- (case and spaces ignored; a ConnectWise device first), else a new
+    -- device of source 'immy'.  Either way the device is managed (Immy.Bot's
+    -- agent is on it) and the reference (entity 'device', source 'immy',
+    -- external_id = computer id) is recorded.
+    WITH comp AS (
+        SELECT r.rec, r.rec ->> 'id' AS ext,
+               (v_tmap ->> (r.rec ->> 'tenantId'))::int AS client_id,
+               jsonb_typeof(r.rec -> 'deletedAt') = 'string' AND r.rec ->> 'deletedAt' <> '' AS deleted,
+               etop.serial_key(r.rec ->> 'serialNumber') AS sk,
+               left(coalesce(nullif(btrim(r.rec ->> 'computerName'), ''), nullif(btrim(r.rec ->> 'name'), ''),
+                             'Immy.Bot computer ' || (r.rec ->> 'id')), 255) AS name,
+               CASE WHEN (r.rec ->> 'domainRole')::int >= 2 OR r.rec ->> 'operatingSystem' ~* 'server'
+                         OR r.rec -> 'chassisTypes' @> '[23]' OR r.rec -> 'chassisTypes' @> '[17]' THEN 'server'
+                    WHEN r.rec ? 'domainRole' OR r.rec ->> 'operatingSystem' ~* '(windows|mac ?os|os x)'
+                         OR jsonb_array_length(coalesce(CASE WHEN jsonb_typeof(r.rec -> 'chassisTypes') = 'array'
+                                                             THEN r.rec -> 'chassisTypes' END, '[]')) > 0
+                    THEN 'endpoint' END AS type,
+               left(nullif(btrim(regexp_replace(r.rec ->> 'operatingSystem', '^Microsoft\s+', '')), ''), 100) AS os,
+               left(nullif(btrim(r.rec ->> 'serialNumber'), ''), 100) AS serial,
+               left(nullif(btrim(r.rec ->> 'manufacturer'), ''), 100) AS manufacturer,
+               left(nullif(btrim(r.rec ->> 'model'), ''), 100) AS model,
+               etop.sync_ts(r.rec ->> 'lastProviderAgentEventDateUtc') AS seen
+          FROM etop.sync_latest(v_run, ep_comp, d_comp) r),
+    live AS (SELECT * FROM comp WHERE client_id IS NOT NULL AND NOT deleted),
+    byref AS (
+        SELECT x.external_id, d.id, d.client_id, d.source
+          FROM etop.external_refs x JOIN etop.devices d ON d.id = x.entity_id
+         WHERE x.entity = 'device' AND x.source = 'immy' AND x.external_id IN (SELECT ext FROM live)),
+    own AS (
+        SELECT d.external_id, d.id, d.client_id, d.source
+          FROM etop.devices d
+         WHERE d.source = 'immy' AND d.client_id IN (SELECT client_id FROM live)
+           AND d.external_id IN (SELECT ext FROM live)),
+    ds AS (
+        SELECT DISTINCT ON (client_id, sk) client_id, sk, id, source
+          FROM (SELECT d.client_id, etop.serial_key(d.serial_number) AS sk, d.id, d.source
+                  FROM etop.devices d
+                 WHERE d.client_id IN (SELECT client_id FROM live) AND d.serial_number IS NOT NULL) y
+         WHERE sk IS NOT NULL
+         ORDER BY client_id, sk, source = 'connectwise' DESC, id),
+    resolved AS (
+        SELECT live.*,
+               coalesce(byref.id, own.id, ds.id) AS device_id,
+               coalesce(byref.client_id, own.client_id, ds.client_id, live.client_id) AS dev_client,
+               CASE WHEN byref.id IS NOT NULL THEN NULL           -- keep what the reference says
+                    WHEN own.id IS NOT NULL THEN 'created'
+                    WHEN ds.id IS NOT NULL THEN 'serial_number'
+                    ELSE 'created' END AS matched_on
+          FROM live
+          LEFT JOIN byref ON byref.external_id = live.ext
+          LEFT JOIN own ON own.external_id = live.ext AND own.client_id = live.client_id
+          LEFT JOIN ds ON ds.client_id = live.client_id AND ds.sk = live.sk),
+    upd AS (
+        -- devices of another vendor keep their own data and gain what Immy.Bot
+        -- knows; devices Immy.Bot created follow Immy.Bot
+        UPDATE etop.devices d
+           SET managed = true,
+               last_seen = greatest(d.last_seen, u.seen),
+               name = CASE WHEN d.source = 'immy' THEN u.name ELSE d.name END,
+               type = CASE WHEN d.source = 'immy' THEN coalesce(u.type, d.type) ELSE coalesce(d.type, u.type) END,
+               os = CASE WHEN d.source = 'immy' THEN coalesce(u.os, d.os) ELSE coalesce(d.os, u.os) END,
+               serial_number = CASE WHEN d.source = 'immy' THEN coalesce(u.serial, d.serial_number)
+                                    ELSE coalesce(d.serial_number, u.serial) END,
+               manufacturer = CASE WHEN d.source = 'immy' THEN coalesce(u.manufacturer, d.manufacturer)
+                                   ELSE coalesce(d.manufacturer, u.manufacturer) END,
+               model = CASE WHEN d.source = 'immy' THEN coalesce(u.model, d.model) ELSE coalesce(d.model, u.model) END,
+               updated_at = now()
+          FROM (SELECT DISTINCT ON (device_id) * FROM resolved WHERE device_id IS NOT NULL
+                 ORDER BY device_id, seen DESC NULLS LAST, ext) u
+         WHERE d.id = u.device_id
+           AND (NOT d.managed OR d.last_seen IS DISTINCT FROM greatest(d.last_seen, u.seen)
+                OR d.source = 'immy' AND (d.name, d.type, d.os, d.serial_number, d.manufacturer, d.model)
+                                         IS DISTINCT FROM (u.name, coalesce(u.type, d.type), coalesce(u.os, d.os),
+                                                           coalesce(u.serial, d.serial_number),
+                                                           coalesce(u.manufacturer, d.manufacturer),
+                                                           coalesce(u.model, d.model))
+                OR d.source <> 'immy' AND (d.type IS NULL AND u.type IS NOT NULL OR d.os IS NULL AND u.os IS NOT NULL
+                                           OR d.serial_number IS NULL AND u.serial IS NOT NULL
+                                           OR d.manufacturer IS NULL AND u.manufacturer IS NOT NULL
+                                           OR d.model IS NULL AND u.model IS NOT NULL))
+        RETURNING d.id),
+    ins AS (
+        INSERT INTO etop.devices AS t (client_id, source, external_id, name, type, os, managed, last_seen,
+                                      serial_number, manufacturer, model)
+        SELECT client_id, 'immy', ext, name, type, os, true, seen, serial, manufacturer, model
+          FROM resolved WHERE device_id IS NULL
+        ON CONFLICT (client_id, source, external_id) DO UPDATE
+           SET name = excluded.name, type = coalesce(excluded.type, t.type), os = coalesce(excluded.os, t.os),
+               managed = true, last_seen = greatest(t.last_seen, excluded.last_seen),
+               serial_number = coalesce(excluded.serial_number, t.serial_number),
+               manufacturer = coalesce(excluded.manufacturer, t.manufacturer),
+               model = coalesce(excluded.model, t.model), updated_at = now()
+        RETURNING t.id, t.external_id),
+    refs AS (
+        INSERT INTO etop.external_refs AS x (client_id, entity, entity_id, source, external_id, matched_on)
+        SELECT r.dev_client, 'device', coalesce(r.device_id, ins.id), 'immy', r.ext, coalesce(r.matched_on, 'serial_number')
+          FROM resolved r LEFT JOIN ins ON r.device_id IS NULL AND ins.external_id = r.ext
+        ON CONFLICT (entity, source, external_id) DO UPDATE
+           SET client_id = excluded.client_id, entity_id = excluded.entity_id, updated_at = now(),
+               matched_on = CASE WHEN x.entity_id = excluded.entity_id THEN x.matched_on ELSE excluded.matched_on END
+         WHERE (x.client_id, x.entity_id) IS DISTINCT FROM (excluded.client_id, excluded.entity_id))
+    SELECT count(*) FILTER (WHERE client_id IS NOT NULL AND NOT deleted),
+           count(*) FILTER (WHERE client_id IS NULL AND NOT deleted),
+           count(*) FILTER (WHERE deleted)
+      INTO n_devices, s_unmapped, s_deleted FROM comp;
+
+    -- How many of this run's computers are a device another vendor knows.
+    SELECT count(*) INTO n_correlated
+      FROM (SELECT DISTINCT r.rec ->> 'id' AS ext FROM etop.sync_records(v_run, ep_comp) r) c
+      JOIN etop.external_refs x ON x.entity = 'device' AND x.source = 'immy' AND x.external_id = c.ext
+      JOIN etop.devices d ON d.id = x.entity_id
+     WHERE d.source <> 'immy';
+
+    -- Drift/compliance results -> controls: one control per computer and
+    -- baseline (deployment), the latest result wins.  Failed, or a
+    -- non-compliant test result, is 'fail'; Success is 'pass'; anything else
+    -- (pending, cancelled, not started) is 'unknown'.
+    WITH base AS (
+        SELECT r.rec ->> 'id' AS id, r.rec
+          FROM etop.sync_latest(v_run, ep_base, d_base) r),
+    act AS (
+        SELECT DISTINCT ON (r.rec ->> 'computerId', r.rec ->> 'assignmentId')
+               r.endpoint, r.rec, r.rec ->> 'computerId' AS computer, r.rec ->> 'assignmentId' AS assignment,
+               coalesce(etop.sync_ts(r.rec ->> 'endTime'), etop.sync_ts(r.rec ->> 'updatedDateUTC'),
+                        etop.sync_ts(r.rec ->> 'createdDateUTC'), etop.sync_ts(r.rec ->> 'startTime')) AS checked
+          FROM etop.sync_records(v_run, ep_act) r
+         WHERE jsonb_typeof(r.rec -> 'assignmentId') = 'number' AND r.rec ->> 'assignmentId' <> '0'
+         ORDER BY r.rec ->> 'computerId', r.rec ->> 'assignmentId',
+                  coalesce(etop.sync_ts(r.rec ->> 'endTime'), etop.sync_ts(r.rec ->> 'updatedDateUTC'),
+                           etop.sync_ts(r.rec ->> 'createdDateUTC'), etop.sync_ts(r.rec ->> 'startTime')) DESC NULLS LAST,
+                  (r.rec ->> 'id')::bigint DESC),
+    res AS (
+        SELECT act.*, d.id AS device_id,
+               coalesce(d.client_id, (v_tmap ->> (act.rec ->> 'tenantId'))::int) AS client_id,
+               -- result: MaintenanceActionResult as an integer (1 Success, 2 Failed) or its name
+               CASE WHEN lower(coalesce(act.rec ->> 'resultName', act.rec ->> 'result')) IN ('failed', 'failure', 'error', '2')
+                      OR lower(act.rec ->> 'maintenanceTaskGetResult') IN ('noncompliant', 'non-compliant', 'non compliant')
+                    THEN 'fail'
+                    WHEN lower(coalesce(act.rec ->> 'resultName', act.rec ->> 'result')) IN ('success', 'succeeded', 'compliant', '1')
+                    THEN 'pass'
+                    WHEN act.rec ->> 'resultName' IS NULL AND act.rec ->> 'result' IS NULL
+                    THEN etop.sync_fail(v_vendor, act.endpoint, act.rec ->> 'id',
+                                        'has neither "resultName" nor "result"', 'null_value_not_allowed')::text
+                    ELSE 'unknown' END AS status
+          FROM act
+          LEFT JOIN etop.external_refs x ON x.entity = 'device' AND x.source = 'immy' AND x.external_id = act.computer
+          LEFT JOIN etop.devices d ON d.id = x.entity_id),
+    up AS (
+        INSERT INTO etop.controls AS t (client_id, device_id, source, external_id, control_type, title, status,
+                                       evidence, last_checked)
+        SELECT res.client_id, res.device_id, 'immy', res.computer || ':' || res.assignment, 'immy_baseline',
+               left(coalesce(nullif(btrim(base.rec ->> 'maintenanceDisplayName'), ''),
+                             nullif(btrim(res.rec ->> 'maintenanceDisplayName'), ''),
+                             'Immy.Bot deployment ' || res.assignment), 255),
+               res.status,
+               res.rec || jsonb_build_object('baseline', CASE WHEN base.rec IS NOT NULL THEN jsonb_strip_nulls(
+                   jsonb_build_object('id', base.rec -> 'id', 'name', base.rec -> 'maintenanceDisplayName',
+                                      'target', base.rec -> 'targetText', 'notes', base.rec -> 'notes')) END),
+               res.checked
+          FROM res LEFT JOIN base ON base.id = res.assignment
+         WHERE res.client_id IS NOT NULL
+        ON CONFLICT (client_id, source, external_id) DO UPDATE
+           SET device_id = excluded.device_id, title = excluded.title, status = excluded.status,
+               evidence = excluded.evidence, last_checked = excluded.last_checked, updated_at = now()
+         WHERE (t.device_id, t.title, t.status, t.evidence, t.last_checked)
+               IS DISTINCT FROM (excluded.device_id, excluded.title, excluded.status, excluded.evidence,
+                                 excluded.last_checked))
+    SELECT count(*) FILTER (WHERE client_id IS NOT NULL), count(*) FILTER (WHERE client_id IS NULL)
+      INTO n_controls, s_actions FROM res;
+    SELECT s_actions + count(*) INTO s_actions
+      FROM etop.sync_records(v_run, ep_act) r
+     WHERE jsonb_typeof(r.rec -> 'assignmentId') IS DISTINCT FROM 'number'
+        OR r.rec ->> 'assignmentId' = '0';   -- ad-hoc runs (no deployment) are no baseline result
+
+    -- What the results say about the device: an EDR deployment (edr_pattern)
+    -- that succeeded means EDR installed and healthy, one that failed means
+    -- unhealthy (installed when a version was detected); an update deployment
+    -- (patch_pattern) that succeeded is the device's last patch time.
+    WITH act AS (
+        SELECT DISTINCT ON (r.rec ->> 'computerId', r.rec ->> 'assignmentId', r.rec ->> 'maintenanceDisplayName')
+               r.rec, coalesce(etop.sync_ts(r.rec ->> 'endTime'), etop.sync_ts(r.rec ->> 'updatedDateUTC'),
+                               etop.sync_ts(r.rec ->> 'createdDateUTC')) AS at,
+               CASE lower(coalesce(r.rec ->> 'resultName', r.rec ->> 'result'))
+                    WHEN '1' THEN 'success' WHEN '2' THEN 'failed'
+                    ELSE lower(coalesce(r.rec ->> 'resultName', r.rec ->> 'result')) END AS result
+          FROM etop.sync_records(v_run, ep_act) r
+         ORDER BY r.rec ->> 'computerId', r.rec ->> 'assignmentId', r.rec ->> 'maintenanceDisplayName',
+                  coalesce(etop.sync_ts(r.rec ->> 'endTime'), etop.sync_ts(r.rec ->> 'updatedDateUTC'),
+                           etop.sync_ts(r.rec ->> 'createdDateUTC')) DESC NULLS LAST,
+                  (r.rec ->> 'id')::bigint DESC),
+    per_device AS (
+        SELECT x.entity_id AS device_id,
+               bool_or(act.result IN ('success', 'succeeded')) FILTER (WHERE edr) AS edr_ok,
+               bool_or(act.result IN ('failed', 'failure', 'error')) FILTER (WHERE edr) AS edr_bad,
+               bool_or(jsonb_typeof(act.rec -> 'detectedVersionString') = 'string') FILTER (WHERE edr) AS edr_seen,
+               max(act.at) FILTER (WHERE patch AND act.result IN ('success', 'succeeded')) AS patched
+          FROM act
+          JOIN etop.external_refs x ON x.entity = 'device' AND x.source = 'immy' AND x.external_id = act.rec ->> 'computerId'
+         CROSS JOIN LATERAL (SELECT coalesce(act.rec ->> 'maintenanceDisplayName', '') ~* v_edr AS edr,
+                                    coalesce(act.rec ->> 'maintenanceDisplayName', '') ~* v_patch AS patch) k
+         GROUP BY x.entity_id),
+    want AS (
+        SELECT d.id,
+               CASE WHEN p.edr_ok THEN true WHEN p.edr_bad THEN coalesce(p.edr_seen, false) ELSE d.edr_installed END AS edr_installed,
+               CASE WHEN p.edr_ok THEN true WHEN p.edr_bad THEN false ELSE d.edr_healthy END AS edr_healthy,
+               greatest(d.last_patched_at, p.patched) AS last_patched_at
+          FROM per_device p JOIN etop.devices d ON d.id = p.device_id)
+    UPDATE etop.devices d
+       SET edr_installed = w.edr_installed, edr_healthy = w.edr_healthy, last_patched_at = w.last_patched_at,
+           updated_at = now()
+      FROM want w
+     WHERE d.id = w.id
+       AND (d.edr_installed, d.edr_healthy, d.last_patched_at)
+           IS DISTINCT FROM (w.edr_installed, w.edr_healthy, w.last_patched_at);
+
+    result := jsonb_build_object('devices', n_devices, 'controls', n_controls, 'devices_correlated', n_correlated);
+    IF s_unmapped + s_deleted + s_actions > 0 THEN
+        SELECT coalesce(jsonb_agg(DISTINCT v_tenants -> 'unmapped' ->> (r.rec ->> 'tenantId')), '[]') INTO v_unmapped
+          FROM etop.sync_records(v_run, ep_comp) r
+         WHERE v_tenants -> 'unmapped' ? (r.rec ->> 'tenantId');
+        result := result || jsonb_build_object('skipped', jsonb_build_object(
+            'computers_of_unmapped_tenants', s_unmapped, 'unmapped_tenants', v_unmapped,
+            'deleted_computers', s_deleted, 'results_without_baseline_or_client', s_actions));
+    END IF;
+    RETURN result;
+END
+$$;
+COMMENT ON FUNCTION etop.normalize_immy(bigint) IS
+    'Normalize an Immy.Bot sync run''s pages into devices (correlated by serial number, external_refs) and immy_baseline controls (set-based, idempotent); returns the record counts';
+
+-- fidelity: Graph data in the forms Graph sends (issue #18): alerts_v2
+-- severity/status "unknown", controlScores' extras given as strings.
+-- A number Graph may send as a JSON number or, for controlScores' undeclared
+-- extra properties (scoreInPercentage, ...), as a string ("69", "12.5"); NULL
+-- when missing, null or not a number (an extra that is not there is missing).
+CREATE FUNCTION etop_internal.m365_number(p jsonb) RETURNS numeric
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT CASE WHEN jsonb_typeof(p) = 'number' THEN (p #>> '{}')::numeric
+                WHEN jsonb_typeof(p) = 'string' AND btrim(p #>> '{}') ~ '^[-+]?([0-9]+([.][0-9]*)?|[.][0-9]+)([eE][-+]?[0-9]{1,3})?$'
+                THEN btrim(p #>> '{}')::numeric END
+$$;
+COMMENT ON FUNCTION etop_internal.m365_number(jsonb) IS
+    'A Graph number given as a number or a numeric string, else NULL';
+REVOKE ALL ON FUNCTION etop_internal.m365_number(jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION etop_internal.m365_number(jsonb) TO etop_admin;
+
+CREATE OR REPLACE FUNCTION etop.normalize_m365(run_id bigint) RETURNS jsonb
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_column
+DECLARE
+    v_run      bigint := normalize_m365.run_id;
+    v_vendor   constant text := 'Microsoft Graph';
+    v_opts     jsonb;
+    v_client   integer;
+    ep_users   constant text[] := ARRAY['users'];
+    ep_reg     constant text[] := ARRAY['reports/authenticationMethods/userRegistrationDetails'];
+    ep_risky   constant text[] := ARRAY['identityProtection/riskyUsers'];
+    ep_prof    constant text[] := ARRAY['security/secureScoreControlProfiles'];
+    ep_scores  constant text[] := ARRAY['security/secureScores'];
+    ep_alerts  constant text[] := ARRAY['security/alerts_v2'];
+    n_users bigint := 0; n_controls bigint := 0; n_risks bigint := 0; s_deprecated bigint := 0;
+    d_users boolean; d_reg boolean; d_risky boolean; d_prof boolean; d_alerts boolean;   -- a record delivered twice
+    v_skipped  jsonb;           -- endpoints the tenant refused (licence, permission)
+    no_signins boolean;
+    result jsonb;
+BEGIN
+    v_opts := etop.sync_run_options(v_run);
+    v_client := etop_internal.m365_client(v_run, v_opts);
+
+    -- What the tenant did not give, per dataset the scores use: the adapter
+    -- skipped the endpoint (or users' signInActivity) on a 403.  Unavailable
+    -- datasets are recorded for the client; datasets this run got again are
+    -- available again.
+    v_skipped := etop.sync_skipped(v_run);
+    WITH sk AS (
+        SELECT DISTINCT ON (dataset) dataset, e
+          FROM (SELECT CASE WHEN e ->> 'endpoint' = 'users' AND e ->> 'property' = 'signInActivity'
+                                 THEN 'sign_in_activity'
+                            WHEN e ->> 'endpoint' = 'reports/authenticationMethods/userRegistrationDetails' THEN 'mfa'
+                            WHEN e ->> 'endpoint' = 'identityProtection/riskyUsers' THEN 'user_risk'
+                            WHEN e ->> 'endpoint' IN ('security/secureScores', 'security/secureScoreControlProfiles')
+                                 THEN 'secure_score'
+                            WHEN e ->> 'endpoint' = 'security/alerts_v2' THEN 'alerts' END AS dataset,
+                       e, o
+                  FROM jsonb_array_elements(v_skipped) WITH ORDINALITY x(e, o)) y
+         WHERE dataset IS NOT NULL
+         ORDER BY dataset, o),
+    del AS (
+        DELETE FROM etop.unavailable_sources t
+         WHERE t.client_id = v_client AND t.source = 'm365'
+           AND t.dataset NOT IN (SELECT dataset FROM sk))
+    INSERT INTO etop.unavailable_sources AS t (client_id, source, dataset, reason, needs, endpoint,
+                                               vendor_code, run_id)
+    SELECT v_client, 'm365', dataset, e ->> 'reason', e ->> 'needs',
+           e ->> 'endpoint' || coalesce(' (' || (e ->> 'property') || ')', ''), e ->> 'code', v_run
+      FROM sk
+    ON CONFLICT (client_id, source, dataset) DO UPDATE
+       SET reason = excluded.reason, needs = excluded.needs, endpoint = excluded.endpoint,
+           vendor_code = excluded.vendor_code, run_id = excluded.run_id, checked_at = now(),
+           since = CASE WHEN (t.reason, t.needs) IS DISTINCT FROM (excluded.reason, excluded.needs)
+                        THEN now() ELSE t.since END;
+    no_signins := EXISTS (SELECT FROM jsonb_array_elements(v_skipped) e
+                           WHERE e ->> 'endpoint' = 'users' AND e ->> 'property' = 'signInActivity');
+
+    -- Every record is checked before anything is written.
+    SELECT duplicates > 0 INTO d_users
+      FROM etop.sync_validate(v_run, v_vendor, ep_users, 'id', $j${
+        "id": "string_id!", "userPrincipalName": "string!", "displayName": "string", "mail": "string",
+        "accountEnabled": "boolean!", "userType": "string", "signInActivity": "object",
+        "signInActivity.lastSignInDateTime": "timestamp",
+        "signInActivity.lastSuccessfulSignInDateTime": "timestamp"}$j$,
+        p_hint => 'The users request needs $select=id,displayName,mail,userPrincipalName,accountEnabled,userType,signInActivity.');
+    SELECT duplicates > 0 INTO d_reg
+      FROM etop.sync_validate(v_run, v_vendor, ep_reg, 'id', $j${
+        "id": "string_id!", "isMfaRegistered": "boolean", "isMfaCapable": "boolean"}$j$);
+    SELECT duplicates > 0 INTO d_risky
+      FROM etop.sync_validate(v_run, v_vendor, ep_risky, 'id', $j${
+        "id": "string_id!", "riskLevel": "string!", "riskState": "string", "isDeleted": "boolean"}$j$);
+    SELECT duplicates > 0 INTO d_prof
+      FROM etop.sync_validate(v_run, v_vendor, ep_prof, 'id', $j${
+        "id": "string_id!", "title": "string", "maxScore": "number!", "controlCategory": "string",
+        "deprecated": "boolean", "service": "string", "tier": "string", "rank": "int",
+        "actionType": "string", "actionUrl": "string", "implementationCost": "string",
+        "userImpact": "string", "threats": "array", "lastModifiedDateTime": "timestamp"}$j$);
+    PERFORM etop.sync_validate(v_run, v_vendor, ep_scores, 'id', $j${
+        "id": "string_id!", "createdDateTime": "timestamp!", "controlScores": "array",
+        "currentScore": "number", "maxScore": "number"}$j$);
+    PERFORM etop.sync_validate(v_run, v_vendor, ep_scores, 'id', $j${
+        "controlName": "string!", "score": "any", "scoreInPercentage": "any",
+        "implementationStatus": "any", "controlCategory": "string", "lastSynced": "timestamp"}$j$,
+        p_nested => 'controlScores', p_nested_id => 'controlName');
+    -- controlScores' score: a number, or a numeric string ("6", as Graph sends
+    -- the undeclared properties); anything else is an error
+    PERFORM etop.sync_fail(v_vendor, r.endpoint, r.rec ->> 'id',
+                           format('controlScores entry %s: field "score" is %s, expected a number',
+                                  e.el ->> 'controlName', e.el -> 'score'))
+       FROM etop.sync_records(v_run, ep_scores) r
+      CROSS JOIN LATERAL jsonb_array_elements(CASE WHEN jsonb_typeof(r.rec -> 'controlScores') = 'array'
+                                                   THEN r.rec -> 'controlScores' ELSE '[]' END) e(el)
+      WHERE jsonb_typeof(e.el -> 'score') NOT IN ('number', 'null')
+        AND etop_internal.m365_number(e.el -> 'score') IS NULL;
+    SELECT duplicates > 0 INTO d_alerts
+      FROM etop.sync_validate(v_run, v_vendor, ep_alerts, 'id', $j${
+        "id": "string_id!", "title": "string", "description": "string", "severity": "string!",
+        "status": "string!", "serviceSource": "string", "classification": "string",
+        "category": "string", "createdDateTime": "timestamp!", "resolvedDateTime": "timestamp",
+        "recommendedActions": "string", "evidence": "array"}$j$);
+
+    -- Users.  MFA and risk come from their own endpoints below; a new user
+    -- starts without MFA and at risk level none.
+    WITH src AS (
+        SELECT r.rec
+          FROM etop.sync_latest(v_run, ep_users, d_users) r),
+    up AS (
+        INSERT INTO etop.users AS t (client_id, source, external_id, display_name, email, upn,
+                                    account_enabled, mfa_enabled, risk_level, last_sign_in)
+        SELECT v_client, 'm365', rec ->> 'id', left(nullif(btrim(rec ->> 'displayName'), ''), 255),
+               left(nullif(btrim(rec ->> 'mail'), ''), 255), left(btrim(rec ->> 'userPrincipalName'), 255),
+               (rec ->> 'accountEnabled')::boolean, false, 'none',
+               coalesce(etop.sync_ts(rec -> 'signInActivity' ->> 'lastSignInDateTime'),
+                        etop.sync_ts(rec -> 'signInActivity' ->> 'lastSuccessfulSignInDateTime'))
+          FROM src
+        ON CONFLICT (client_id, source, external_id) DO UPDATE
+           SET display_name = excluded.display_name, email = excluded.email, upn = excluded.upn,
+               account_enabled = excluded.account_enabled,
+               -- without signInActivity (licence, permission) the last known sign-in stays
+               last_sign_in = CASE WHEN no_signins THEN t.last_sign_in ELSE excluded.last_sign_in END,
+               risk_level = coalesce(t.risk_level, 'none'), updated_at = now()
+         WHERE (t.display_name, t.email, t.upn, t.account_enabled, t.last_sign_in, t.risk_level)
+               IS DISTINCT FROM (excluded.display_name, excluded.email, excluded.upn, excluded.account_enabled,
+                                 CASE WHEN no_signins THEN t.last_sign_in ELSE excluded.last_sign_in END,
+                                 coalesce(t.risk_level, 'none')))
+    SELECT count(*) INTO n_users FROM src;
+
+    -- MFA: isMfaCapable (a strong method registered AND allowed by the
+    -- authentication methods policy), else isMfaRegistered.
+    UPDATE etop.users u SET mfa_enabled = x.mfa, updated_at = now()
+      FROM (SELECT r.rec ->> 'id' AS id,
+                   coalesce((r.rec ->> 'isMfaCapable')::boolean, (r.rec ->> 'isMfaRegistered')::boolean,
+                            etop.sync_fail(v_vendor, r.endpoint, r.rec ->> 'id',
+                                           'has neither "isMfaCapable" nor "isMfaRegistered"',
+                                           'null_value_not_allowed')::boolean) AS mfa
+              FROM etop.sync_latest(v_run, ep_reg, d_reg) r) x
+     WHERE u.client_id = v_client AND u.source = 'm365' AND u.external_id = x.id
+       AND u.mfa_enabled IS DISTINCT FROM x.mfa;
+
+    -- Risk: riskLevel (low/medium/high; none, hidden and unknownFutureValue
+    -- are none); a remediated or dismissed risk is none.
+    UPDATE etop.users u SET risk_level = x.level, updated_at = now()
+      FROM (SELECT r.rec ->> 'id' AS id,
+                   CASE WHEN lower(r.rec ->> 'riskState') IN ('remediated', 'dismissed') THEN 'none'
+                        WHEN lower(r.rec ->> 'riskLevel') IN ('low', 'medium', 'high', 'none') THEN lower(r.rec ->> 'riskLevel')
+                        WHEN lower(r.rec ->> 'riskLevel') IN ('hidden', 'unknownfuturevalue') THEN 'none'
+                        ELSE etop.sync_fail(v_vendor, r.endpoint, r.rec ->> 'id',
+                                            format('field "riskLevel" is %s, expected low, medium, high, none, hidden or unknownFutureValue',
+                                                   r.rec -> 'riskLevel'))::text END AS level
+              FROM etop.sync_latest(v_run, ep_risky, d_risky) r
+             WHERE r.rec -> 'isDeleted' IS DISTINCT FROM 'true') x
+     WHERE u.client_id = v_client AND u.source = 'm365' AND u.external_id = x.id
+       AND u.risk_level IS DISTINCT FROM x.level;
+
+    -- Secure Score controls: each (non-deprecated) control profile, scored by
+    -- the latest secure score's controlScores.  pass: score >= maxScore;
+    -- fail: score = 0; unknown: partly implemented, or no score.
+    WITH latest AS (
+        SELECT r.rec FROM etop.sync_records(v_run, ep_scores) r
+         ORDER BY etop.sync_ts(r.rec ->> 'createdDateTime') DESC, r.page DESC, r.item DESC LIMIT 1),
+    cs AS (
+        SELECT DISTINCT ON (e.el ->> 'controlName') e.el ->> 'controlName' AS name, e.el,
+               latest.rec ->> 'createdDateTime' AS score_date, latest.rec ->> 'id' AS score_id
+          FROM latest CROSS JOIN LATERAL jsonb_array_elements(
+                   CASE WHEN jsonb_typeof(latest.rec -> 'controlScores') = 'array'
+                        THEN latest.rec -> 'controlScores' ELSE '[]' END) WITH ORDINALITY e(el, pos)
+         ORDER BY e.el ->> 'controlName', e.pos DESC),
+    prof AS (
+        SELECT r.rec
+          FROM etop.sync_latest(v_run, ep_prof, d_prof) r),
+    res AS (
+        SELECT p.rec, cs.el, cs.score_date, cs.score_id,
+               (p.rec ->> 'maxScore')::numeric AS mx, etop_internal.m365_number(cs.el -> 'score') AS sc,
+               p.rec -> 'deprecated' = 'true' AS deprecated
+          FROM prof p LEFT JOIN cs ON cs.name = p.rec ->> 'id'),
+    up AS (
+        INSERT INTO etop.controls AS t (client_id, source, external_id, control_type, title, status, evidence,
+                                       last_checked)
+        SELECT v_client, 'm365', rec ->> 'id', 'm365_secure_score',
+               left(coalesce(nullif(btrim(rec ->> 'title'), ''), rec ->> 'id'), 255),
+               CASE WHEN sc IS NULL THEN 'unknown' WHEN sc >= mx THEN 'pass' WHEN sc = 0 THEN 'fail'
+                    ELSE 'unknown' END,
+               jsonb_build_object('score', sc, 'maxScore', mx) || jsonb_strip_nulls(jsonb_build_object(
+                   'scoreInPercentage', to_jsonb(etop_internal.m365_number(el -> 'scoreInPercentage')),
+                   'implementationStatus', el -> 'implementationStatus',
+                   'controlCategory', coalesce(rec -> 'controlCategory', el -> 'controlCategory'),
+                   'service', rec -> 'service', 'tier', rec -> 'tier', 'rank', rec -> 'rank',
+                   'actionType', rec -> 'actionType', 'actionUrl', rec -> 'actionUrl',
+                   'implementationCost', rec -> 'implementationCost', 'userImpact', rec -> 'userImpact',
+                   'threats', rec -> 'threats', 'secureScoreId', score_id, 'scoreDate', score_date)),
+               coalesce(etop.sync_ts(el ->> 'lastSynced'), etop.sync_ts(score_date),
+                        etop.sync_ts(rec ->> 'lastModifiedDateTime'))
+          FROM res WHERE NOT coalesce(deprecated, false)
+        ON CONFLICT (client_id, source, external_id) DO UPDATE
+           SET control_type = excluded.control_type, title = excluded.title, status = excluded.status,
+               evidence = excluded.evidence, last_checked = excluded.last_checked, updated_at = now()
+         WHERE (t.control_type, t.title, t.status, t.evidence, t.last_checked)
+               IS DISTINCT FROM (excluded.control_type, excluded.title, excluded.status, excluded.evidence,
+                                 excluded.last_checked))
+    SELECT count(*) FILTER (WHERE NOT coalesce(deprecated, false)), count(*) FILTER (WHERE deprecated)
+      INTO n_controls, s_deprecated FROM res;
+
+    -- Defender alerts -> risks.  Type: email for Defender for Office 365,
+    -- identity for Entra ID Protection / Defender for Identity, endpoint for
+    -- everything else (options.risk_type_map first).  Impact follows the
+    -- severity; likelihood the classification (true positive high, false
+    -- positive or expected activity low, unclassified medium).
+    WITH src AS (
+        SELECT r.endpoint, r.rec
+          FROM etop.sync_latest(v_run, ep_alerts, d_alerts) r),
+    res AS (
+        SELECT s.rec,
+               CASE WHEN v_opts -> 'risk_type_map' ->> (s.rec ->> 'serviceSource') IN ('identity', 'email', 'endpoint', 'business')
+                    THEN v_opts -> 'risk_type_map' ->> (s.rec ->> 'serviceSource')
+                    WHEN s.rec ->> 'serviceSource' ~* 'office' THEN 'email'
+                    WHEN s.rec ->> 'serviceSource' ~* '(identity|azureAd)' THEN 'identity'
+                    ELSE 'endpoint' END AS risk_type,
+               -- alertSeverity: unknown, informational, low, medium, high, unknownFutureValue
+               CASE WHEN lower(s.rec ->> 'severity') IN ('informational', 'low', 'medium', 'high')
+                    THEN lower(s.rec ->> 'severity')
+                    WHEN lower(s.rec ->> 'severity') IN ('unknown', 'unknownfuturevalue') THEN 'informational'
+                    ELSE etop.sync_fail(v_vendor, s.endpoint, s.rec ->> 'id',
+                                        format('field "severity" is %s, expected unknown, informational, low, medium or high',
+                                               s.rec -> 'severity'))::text END AS severity,
+               -- alertStatus: unknown, new, inProgress, resolved, unknownFutureValue (not known to be
+               -- resolved is open)
+               CASE WHEN s.rec ->> 'status' IN ('unknown', 'new', 'inProgress', 'unknownFutureValue') THEN 'open'
+                    WHEN s.rec ->> 'status' = 'resolved' THEN 'mitigated'
+                    ELSE etop.sync_fail(v_vendor, s.endpoint, s.rec ->> 'id',
+                                        format('field "status" is %s, expected unknown, new, inProgress or resolved',
+                                               s.rec -> 'status'))::text END AS status,
+               CASE WHEN s.rec ->> 'classification' = 'truePositive' THEN 'high'
+                    WHEN s.rec ->> 'classification' IN ('falsePositive', 'informationalExpectedActivity') THEN 'low'
+                    ELSE 'medium' END AS likelihood,
+               (SELECT upper(coalesce(nullif(e ->> 'hostName', ''), split_part(e ->> 'deviceDnsName', '.', 1)))
+                  FROM jsonb_array_elements(CASE WHEN jsonb_typeof(s.rec -> 'evidence') = 'array'
+                                                 THEN s.rec -> 'evidence' ELSE '[]' END) WITH ORDINALITY x(e, o)
+                 WHERE jsonb_typeof(e) = 'object' AND e ->> '@odata.type' ~* 'deviceEvidence'
+                   AND coalesce(nullif(e ->> 'hostName', ''), nullif(e ->> 'deviceDnsName', '')) IS NOT NULL
+                 ORDER BY o LIMIT 1) AS host
+          FROM src s),
+    up AS (
+        INSERT INTO etop.risks AS t (client_id, device_id, source, external_id, risk_type, title, description,
+                                    severity, likelihood, impact, status, mitigation, detected_at, resolved_at)
+        SELECT v_client,
+               (SELECT d.id FROM etop.devices d WHERE d.client_id = v_client AND upper(d.name) = res.host
+                 ORDER BY d.id LIMIT 1),
+               'm365', rec ->> 'id', risk_type, left(nullif(btrim(rec ->> 'title'), ''), 255),
+               nullif(btrim(rec ->> 'description'), ''), severity, likelihood,
+               CASE severity WHEN 'high' THEN 'high' WHEN 'medium' THEN 'medium' ELSE 'low' END,
+               status, nullif(btrim(rec ->> 'recommendedActions'), ''),
+               etop.sync_ts(rec ->> 'createdDateTime'),
+               CASE WHEN status = 'mitigated' THEN etop.sync_ts(rec ->> 'resolvedDateTime') END
+          FROM res
+        ON CONFLICT (client_id, source, external_id) DO UPDATE
+           SET device_id = excluded.device_id, risk_type = excluded.risk_type, title = excluded.title,
+               description = excluded.description, severity = excluded.severity,
+               likelihood = excluded.likelihood, impact = excluded.impact, status = excluded.status,
+               mitigation = excluded.mitigation, detected_at = excluded.detected_at,
+               resolved_at = excluded.resolved_at, updated_at = now()
+         WHERE (t.device_id, t.risk_type, t.title, t.description, t.severity, t.likelihood, t.impact, t.status,
+                t.mitigation, t.detected_at, t.resolved_at)
+               IS DISTINCT FROM (excluded.device_id, excluded.risk_type, excluded.title, excluded.description,
+                                 excluded.severity, excluded.likelihood, excluded.impact, excluded.status,
+                                 excluded.mitigation, excluded.detected_at, excluded.resolved_at))
+    SELECT count(*) INTO n_risks FROM res;
+
+    result := jsonb_build_object('users', n_users, 'controls', n_controls, 'risks', n_risks);
+    IF s_deprecated > 0 THEN
+        result := result || jsonb_build_object('skipped', jsonb_build_object('deprecated_controls', s_deprecated));
+    END IF;
+    IF jsonb_array_length(v_skipped) > 0 THEN
+        result := result || jsonb_build_object('skipped_endpoints', v_skipped);
+    END IF;
+    RETURN result;
+END
+$$;
+COMMENT ON FUNCTION etop.normalize_m365(bigint) IS
+    'Normalize a Microsoft 365 (Graph) sync run''s pages into users, m365_secure_score controls and risks for the connection''s client (set-based, idempotent); returns the record counts';

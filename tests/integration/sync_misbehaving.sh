@@ -8,7 +8,7 @@
 #      followed, no record is lost;
 #   3. malformed / non-array company ids, JSON nested too deeply, and a
 #      \u0000 in a string (stored as U+FFFD, the run succeeds);
-#   4. Graph 403 names the endpoint and the permission it needs;
+#   4. Graph 403 skips that endpoint, naming the permission it needs;
 #   5. ids of the wrong type (1e30, a number for a Graph id);
 #   6. configurations of a company that is not synced are skipped and counted.
 # Every run is bounded (sync_wait with a timeout, then sync_cancel), so the
@@ -120,15 +120,15 @@ expect "... and the character is stored as U+FFFD" \
     "$(q -c "SELECT count(*) > 0 FROM etop.tickets WHERE summary LIKE '%' || U&'\FFFD' || ' (after NUL)'")" t
 cw '{"clear": true}'
 
-echo "-- 4. Graph 403 names the endpoint and its permission"
+echo "-- 4. Graph 403 skips the endpoint and names the permission it needs"
 graph '{"scenario": "403", "path": "/v1.0/identityProtection/riskyUsers"}'
 R=$(bounded m365)
-expect "riskyUsers 403: IdentityRiskyUser.Read.All" \
-    "$(q -c "SELECT concat_ws(' | ', r->>'error', r->'required_scopes', r->>'url' LIKE '%/v1.0/identityProtection/riskyUsers') FROM (SELECT '$R'::jsonb r) s")" \
-    'Microsoft Graph permission denied | ["IdentityRiskyUser.Read.All"] | t'
+expect "riskyUsers 403: skipped, IdentityRiskyUser.Read.All" \
+    "$(q -c "SELECT concat_ws(' | ', r->>'status', e->>'endpoint', e->>'reason', e->>'needs', e->>'code') FROM (SELECT '$R'::jsonb r) s, LATERAL (SELECT r->'record_counts'->'skipped_endpoints'->0 e) x")" \
+    'succeeded | identityProtection/riskyUsers | permission | IdentityRiskyUser.Read.All | Authorization_RequestDenied'
 graph '{"scenario": "403", "path": "/v1.0/security/alerts_v2"}'
 R=$(bounded m365)
-expect "alerts_v2 403: SecurityAlert.Read.All" "$(q -c "SELECT ('$R'::jsonb->'required_scopes')::text")" '["SecurityAlert.Read.All"]'
+expect "alerts_v2 403: skipped, SecurityAlert.Read.All" "$(q -c "SELECT '$R'::jsonb->'record_counts'->'skipped_endpoints'->0->>'needs'")" 'SecurityAlert.Read.All'
 graph '{"clear": true}'
 
 echo "-- 5. ids of the wrong type"

@@ -611,10 +611,14 @@ class World:
 
     def immy_baselines(self):
         """3 deployments (LocalTargetAssignmentResource), the compliance baselines."""
-        specs = [(301, "BitLocker Encryption", 4, "12", "All Workstations and Portable Devices",
+        # maintenanceType (ImmyBot's MaintenanceType enum): 0 GlobalSoftware, 1 LocalSoftware,
+        # 2 WindowsUpdate, 3 Chocolatey, 4 Ninite, 5 LocalMaintenanceTask,
+        # 6 GlobalMaintenanceTask, 7 AgentUpdate.  A target assignment has no
+        # maintenanceDisplayName (its results do).
+        specs = [(301, "BitLocker Encryption", 6, "12", "All Workstations and Portable Devices",
                   "All Computers", 2),
                  (302, "Microsoft Defender for Endpoint", 0, "84", "All Computers", "All Computers", 0),
-                 (303, "Windows Security Updates (Monthly)", 4, "31", "All Computers",
+                 (303, "Windows Security Updates (Monthly)", 6, "31", "All Computers",
                   "All Computers", 0)]
         out = []
         for k, (aid, title, mtype, ident, target_text, type_name, group_filter) in enumerate(specs):
@@ -632,7 +636,6 @@ class World:
                 "notes": "Baseline: %s" % title, "notesUpdatedByUserName": "Jordan Lopez",
                 "notesUpdatedUtc": self.ts(90 - k),
                 "maintenanceType": mtype, "maintenanceIdentifier": ident,
-                "maintenanceDisplayName": title,
                 "targetName": None, "softwareSemanticVersion": None,
                 "softwareSemanticVersionString": None,
                 "desiredSoftwareState": 5 if mtype == 0 else None,
@@ -640,7 +643,7 @@ class World:
                 "licenseId": None, "licenseName": None,
                 "updatedDateUTC": self.ts(60 - k), "updatedBy": "Jordan Lopez",
                 "createdDateUTC": self.ts(400 - 30 * k),
-                "maintenanceTaskMode": 1 if mtype == 4 else None, "taskParameterValues": None,
+                "maintenanceTaskMode": 1 if mtype in (5, 6) else None, "taskParameterValues": None,
                 "sortOrder": k, "integrationTypeId": None, "integrationPrompt": None,
                 "providerLinkIdForMaintenanceItem": None, "databaseType": 0,
                 "visibility": None,
@@ -651,6 +654,8 @@ class World:
         """12 drift/compliance results (GetMaintenanceActionResponse)."""
         rng = random.Random(self.seed * 7 + 6)
         baselines = {b["id"]: b for b in self.immy_baselines()}
+        titles = {301: "BitLocker Encryption", 302: "Microsoft Defender for Endpoint",
+                  303: "Windows Security Updates (Monthly)"}
         computers = self.immy_computers()
         # pass/fail/unknown mix: 6 Success, 4 Failed, 2 Pending
         results = [(1, "Success")] * 6 + [(2, "Failed")] * 4 + [(0, "Pending")] * 2
@@ -661,9 +666,9 @@ class World:
             aid = 301 + k % 3
             b = baselines[aid]
             res, res_name = results[k]
-            title = b["maintenanceDisplayName"]
+            title = titles[aid]
             created = self.anchor - rng.uniform(0.5, 20) * 3600
-            is_task = b["maintenanceType"] == 4
+            is_task = b["maintenanceType"] in (5, 6)
             if res == 1:
                 status, status_name, atype, atype_name = 5, "Completed", 0, "NoAction"
             elif res == 2:

@@ -152,6 +152,15 @@ class GraphHandler(MockHandler):
                    "client-request-id": body["error"]["innerError"]["client-request-id"]}
         return json.dumps(body).encode(), headers
 
+    def licence_error(self):
+        """Graph's 403 for a tenant without the Entra ID P1/P2 licence a feature needs."""
+        body = {"error": {"code": "Authentication_RequestFromNonPremiumTenantOrB2CTenant",
+                          "message": "Neither tenant is B2C or tenant doesn't have premium license",
+                          "innerError": _inner_error()}}
+        self.send_bytes(403, json.dumps(body).encode(),
+                        headers={"request-id": body["error"]["innerError"]["request-id"],
+                                 "client-request-id": body["error"]["innerError"]["client-request-id"]})
+
     def fault_payload(self):
         return json.dumps({"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#users",
                            "value": self.data.sets["users"].records[:40]}).encode()
@@ -189,6 +198,13 @@ class GraphHandler(MockHandler):
         ctx_name, etype, role, default_select = RESOURCES[rel]
         if role not in roles:
             return self.send_error_status(403)
+        # Entra ID licences: riskyUsers needs P2 (riskyuser-list: "requires a
+        # Microsoft Entra ID P2 license"), the authentication methods report P1
+        # or P2 (usage and insights); Graph answers 403 with this error code.
+        lic = self.state.args.entra_licence
+        if (rel == "identityProtection/riskyUsers" and lic != "P2") or \
+                (rel == "reports/authenticationMethods/userRegistrationDetails" and lic == "none"):
+            return self.licence_error()
         q = {k: v[-1] for k, v in query.items()}
         coll = self.data.sets[rel]
         args = self.state.args
@@ -202,6 +218,10 @@ class GraphHandler(MockHandler):
         if top < 1 or top > 999:
             return self.send_error_status(400, "Invalid page size specified: '%d'. Must be between "
                                                "1 and 999 inclusive." % top)
+        if rel == "identityProtection/riskyUsers" and top > 500:
+            # riskyuser-list: "$top ... The maximum value is 500"
+            return self.send_error_status(400, "Invalid page size specified: '%d'. Must be between "
+                                               "1 and 500 inclusive." % top)
         select = [s.strip() for s in q["$select"].split(",")] if q.get("$select") else default_select
         if select:
             known = set()
@@ -211,15 +231,21 @@ class GraphHandler(MockHandler):
             if bad:
                 return self.send_error_status(400, "Could not find a property named '%s' on type "
                                                    "'microsoft.graph.%s'." % (bad[0], etype))
-            if rel == "users" and "signInActivity" in select and "AuditLog.Read.All" not in roles:
-                return self.send_error_status(403, "Neither tenant is B2C or tenant doesn't have "
-                                                   "premium license")
+            if rel == "users" and "signInActivity" in select:
+                # signInActivity needs AuditLog.Read.All and Entra ID P1 or P2
+                if "AuditLog.Read.All" not in roles:
+                    return self.send_error_status(403)
+                if self.state.args.entra_licence == "none":
+                    return self.licence_error()
         try:
             pred = compile_filter(q.get("$filter"))
         except FilterError as e:
             return self.send_error_status(400, str(e))
         idx = [i for i, r in enumerate(coll.records) if pred(r)]
         page_size = min(top, args.max_page_size)
+        if rel == "users" and select and "signInActivity" in select:
+            # user-list: with signInActivity selected a page holds at most 120 users
+            page_size = min(page_size, 120)
         sel = idx[skip:skip + page_size]
         out = {"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#%s%s"
                                  % (ctx_name, "(%s)" % ",".join(select) if q.get("$select") else "")}
@@ -254,6 +280,25 @@ class GraphHandler(MockHandler):
             # path: the error names it, cut at a whole character
             out["@odata.nextLink"] = "%s/v1.0/no-such-page/x%s" % (self.base_url(), "\u00e9" * 600)
         fault = self.record_fault()
+        if self.rule is not None and self.rule.name == "graph-forms":
+            # forms Graph really sends: alerts_v2 severity/status "unknown"
+            # (alertSeverity / alertStatus enums); secureScores controlScores'
+            # undeclared extra properties as strings, some left out
+            recs = [json.loads(json.dumps(coll.records[i])) for i in sel]
+            for k, r in enumerate(recs):
+                if rel == "security/alerts_v2" and k == 0:
+                    r["severity"], r["status"] = "unknown", "unknown"
+                if rel == "security/secureScores":
+                    for j, c in enumerate(r.get("controlScores") or []):
+                        for key in ("score", "scoreInPercentage"):
+                            if isinstance(c.get(key), (int, float)):
+                                c[key] = str(c[key])
+                        if j % 3 == 0:
+                            c.pop("scoreInPercentage", None)
+                            c.pop("implementationStatus", None)
+            out["value"] = [{k: r.get(k) for k in select} if select else r for r in recs]
+            return self.send_bytes(200, json.dumps(out).encode(),
+                                   headers={"request-id": str(uuid.uuid4()), "OData-Version": "4.0"})
         if select is None and not fault:
             body = json.dumps(out)[:-1].encode() + b',"value":' + coll.page_bytes(sel) + b"}"
         else:
@@ -281,6 +326,11 @@ def main(argv=None):
     p.add_argument("--roles", default=",".join(ALL_ROLES),
                    help="application permissions granted to the app (comma separated); "
                         "leave some out to get 403s")
+    p.add_argument("--entra-licence", choices=["P2", "P1", "none"], default="P2",
+                   help="the tenant's Microsoft Entra ID licence: P2 (default, everything), "
+                        "P1 (Microsoft 365 Business Premium: no riskyUsers), none (also no "
+                        "signInActivity, no userRegistrationDetails); the refused requests get "
+                        "403 Authentication_RequestFromNonPremiumTenantOrB2CTenant")
     p.add_argument("--page-size", type=int, default=25,
                    help="page size when the request has no $top (default 25)")
     p.add_argument("--max-page-size", type=int, default=50,

@@ -114,7 +114,16 @@ class ImmyHandler(MockHandler):
                         return self.send_json(200, self.computer_detail(r))
                 return self.send_error_status(404, "Computer %s was not found" % m.group(1))
             if rel == "tenants" and method == "GET":
-                return self.send_json(200, d.tenants)
+                # paged (Page / PageSize, 1-based); the server caps PageSize at
+                # --tenants-page-cap, so a client must ask until a page is empty
+                if "page" not in q and "pagesize" not in q:
+                    return self.send_json(200, d.tenants)
+                page = max(1, ints("page", 1))
+                size = max(1, min(ints("pagesize", 50), self.state.args.tenants_page_cap))
+                out = d.tenants[(page - 1) * size:page * size]
+                if self.rule is not None and self.rule.name == "ignore-paging":
+                    out = d.tenants[:size]
+                return self.send_json(200, out)
             if rel == "target-assignments" and method == "GET":
                 page = ints("page", 1)
                 size = ints("pagesize", 1000)
@@ -169,8 +178,18 @@ class ImmyHandler(MockHandler):
                 return self.send_error_status(400, "The request body is not valid JSON for "
                                                    "GetLatestActionForComputersRequestBody.")
             ident = body.get("maintenanceIdentifier")
+            if not ident:
+                # GetLatestActionForComputersRequestBody: maintenanceIdentifier and
+                # maintenanceType are part of the request (answers per maintenance item)
+                b, h = self.vendor_error(400)
+                err = json.loads(b)
+                err["title"] = "One or more validation errors occurred."
+                err["errors"] = {"MaintenanceIdentifier": ["The MaintenanceIdentifier field is required."]}
+                return self.send_bytes(400, json.dumps(err).encode(), content_type="application/problem+json")
+            mtype = body.get("maintenanceType")
             return send([i for i, a in enumerate(acts) if a["computerId"] in ids and recent(i)
-                         and (ident is None or a["maintenanceIdentifier"] == str(ident))])
+                         and a["maintenanceIdentifier"] == str(ident)
+                         and (mtype is None or a["maintenanceType"] == mtype)])
         if rel == "maintenance-actions/dx" and method == "GET":
             page = ints("page", 1)
             size = ints("pagesize", 1000)
@@ -215,6 +234,8 @@ def main(argv=None):
     p.add_argument("--client-id", default="0b7a6c5d-4e3f-4a1b-9c8d-7e6f5a4b3c2d")
     p.add_argument("--client-secret", default="mock-immy-secret")
     p.add_argument("--token-ttl", type=int, default=3599)
+    p.add_argument("--tenants-page-cap", type=int, default=100,
+                   help="most tenants per page of GET /api/v1/tenants?page=&pageSize= (default 100)")
     args = p.parse_args(argv)
     anchor = parse_iso(args.now) if args.now else time.time()
     ImmyHandler.data = ImmyData(World(anchor, seed=args.seed))

@@ -357,10 +357,19 @@ class ImmyTest(unittest.TestCase):
         self.assertEqual(len(base), 3)
         comps, _ = jget(self.s.base + "/api/v1/computers/paged?take=1000", *a)
         ids = [c["id"] for c in comps["results"]]
-        acts, _ = jget(self.s.base + "/api/v1/maintenance-actions/latest-action-for-computers",
-                       *a, "-H", "Content-Type: application/json",
-                       "--data", json.dumps({"computerIds": ids}))
+        # the published request body needs maintenanceIdentifier: 400 without it
+        self.assertEqual(curl(self.s.base + "/api/v1/maintenance-actions/latest-action-for-computers",
+                              *a, "-H", "Content-Type: application/json",
+                              "--data", json.dumps({"computerIds": ids}))[1], 400)
+        acts = []
+        for b in base:
+            acts += jget(self.s.base + "/api/v1/maintenance-actions/latest-action-for-computers",
+                         *a, "-H", "Content-Type: application/json",
+                         "--data", json.dumps({"computerIds": ids, "maintenanceIdentifier": b["maintenanceIdentifier"],
+                                               "maintenanceType": b["maintenanceType"]}))[0]
         self.assertEqual(len(acts), 12)
+        self.assertTrue(all("maintenanceDisplayName" not in b for b in base))
+        self.assertEqual({b["maintenanceType"] for b in base}, {0, 6})
         self.assertEqual({x["resultName"] for x in acts}, {"Success", "Failed", "Pending"})
         self.assertTrue({x["assignmentId"] for x in acts} <= {b["id"] for b in base})
         newest = max(time.mktime(time.strptime(x["createdDateUTC"], "%Y-%m-%dT%H:%M:%SZ")) for x in acts)
@@ -371,6 +380,9 @@ class ImmyTest(unittest.TestCase):
             per_tenant += len(jget(self.s.base + "/api/v1/maintenance-actions/latest-for-tenant/%d"
                                    % t["id"], *a)[0])
         self.assertEqual(per_tenant, 12)
+        # tenants are paged (page / pageSize)
+        pages = [jget(self.s.base + "/api/v1/tenants?page=%d&pageSize=4" % p, *a)[0] for p in (1, 2, 3)]
+        self.assertEqual([len(p) for p in pages], [4, 2, 0])
 
 
 class GraphTest(unittest.TestCase):
@@ -465,6 +477,23 @@ class GraphTest(unittest.TestCase):
             self.assertEqual(json.loads(body)["error"]["code"], "Authorization_RequestDenied")
         finally:
             s.stop()
+
+    def test_entra_licence(self):
+        lic = "Authentication_RequestFromNonPremiumTenantOrB2CTenant"
+        for licence, refused in (("P1", ["identityProtection/riskyUsers"]),
+                                 ("none", ["identityProtection/riskyUsers",
+                                           "reports/authenticationMethods/userRegistrationDetails",
+                                           "users?$select=id,signInActivity"])):
+            s = Server("graph_mock.py", "--entra-licence", licence)
+            try:
+                a = self.auth(s)
+                for path in refused:
+                    rc, st, _, body = curl(s.base + "/v1.0/" + path, *a)
+                    self.assertEqual((st, json.loads(body)["error"]["code"]), (403, lic), path)
+                self.assertEqual(curl(s.base + "/v1.0/users?$select=id,accountEnabled", *a)[1], 200)
+                self.assertEqual(curl(s.base + "/v1.0/security/alerts_v2", *a)[1], 200)
+            finally:
+                s.stop()
 
     def test_scenarios(self):
         a = self.auth()

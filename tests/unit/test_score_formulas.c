@@ -246,9 +246,51 @@ test_helpers(void)
 	CHECK_NEAR(p, 0, 0);
 }
 
+/* Microsoft 365 sources the tenant does not give: left out, never 0 or 100 */
+static void
+test_unavailable_sources(void)
+{
+	EtopClientMetrics m = spec_client();
+	EtopScoreResult r;
+	const EtopScoreComponent *c;
+
+	/* no Entra ID P2: the risk term is left out, MFA and stale re-weighted */
+	m.unavailable_user_risk = "tenant has no Microsoft Entra ID P2 licence";
+	etop_risk_score(&m, &r);
+	c = comp(&r, "identity_risk");
+	CHECK(!c->missing);
+	CHECK_NEAR(c->score, (0.75 * 10 + 0.10 * 0) / 0.85, 0.05);	/* 8.8 */
+	CHECK(has_citation(c, "User risk levels not available: tenant has no Microsoft Entra ID P2 licence "
+					   "(left out, the other terms re-weighted)"));
+	CHECK(!has_citation(c, "2 users flagged as high risk by Entra ID"));
+
+	/* no premium licence at all: identity_risk is missing, weight shared out */
+	m.unavailable_mfa = m.unavailable_sign_ins = "tenant has no Microsoft Entra ID P1 or P2 licence";
+	etop_risk_score(&m, &r);
+	c = comp(&r, "identity_risk");
+	CHECK(c->missing);
+	CHECK_NEAR(c->effective_weight, 0, 0);
+	CHECK(has_citation(c, "MFA, risk and sign-in data not available: tenant has no Microsoft Entra ID P1 "
+					   "or P2 licence: component left out"));
+	CHECK(r.has_score);
+
+	/* no SecurityAlert.Read.All: email_risk missing; no Secure Score permission */
+	m = spec_client();
+	m.unavailable_alerts = "the app lacks the permission SecurityAlert.Read.All";
+	m.unavailable_secure_score = "the app lacks the permission SecurityEvents.Read.All";
+	etop_risk_score(&m, &r);
+	CHECK(comp(&r, "email_risk")->missing);
+	CHECK(has_citation(comp(&r, "email_risk"), "Microsoft Defender alerts not available: the app lacks the "
+					   "permission SecurityAlert.Read.All: component left out"));
+	etop_standards_score(&m, &r);
+	CHECK(comp(&r, "m365_secure_score")->missing);
+	CHECK_NEAR(r.score, 86, 0);		/* (18 + 24 + 16.8 + 14.4) / 0.85 = 86.1 */
+}
+
 int
 main(void)
 {
+	test_unavailable_sources();
 	test_spec_numbers();
 	test_boundaries();
 	test_helpers();
