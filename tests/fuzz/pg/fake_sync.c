@@ -105,6 +105,8 @@ etop_sync_http(EtopSyncContext *ctx, const EtopSyncRequest *req, char **link_out
 			   req->body ? " " : "", req->body ? req->body : "");
 	if (req->method && strcmp(req->method, "POST") == 0)
 		fake_stats.post_body = req->body ? pstrdup(req->body) : NULL;
+	if (strstr(req->url, "/maintenance-actions/latest-for-tenant/") != NULL)
+		fake_stats.tenant_requests++;
 	for (const char *p = req->url; *p; p++)
 		if (!isalnum((unsigned char) *p) && !strchr("-._~:/?#[]@!$&'()*+,;=%", *p))
 		{

@@ -11,6 +11,7 @@ typedef struct FakeSyncStats
 	int			pages;			/* pages stored */
 	int			unencoded_urls; /* URLs with a character that needs %-encoding */
 	char	   *post_body;		/* the body of the last POST */
+	int			tenant_requests;	/* GETs of Immy.Bot's maintenance-actions/latest-for-tenant/{id} */
 } FakeSyncStats;
 
 extern FakeSyncStats fake_stats;

@@ -1,10 +1,11 @@
 /*
  * fuzz_adapter_immy.c — the Immy.Bot adapter (adapters/immy.c) reading the
- * computer ids of a computers/paged page: the fuzz input is that page's body
+ * tenant ids of the first tenants page: the fuzz input is that page's body
  * (fake_sync.c answers every other request with an empty page, and stores
- * pages exactly as sync.c checks them).  The body the adapter then POSTs to
- * maintenance-actions must be valid JSON naming every computer whose "id" is
- * a number.
+ * pages exactly as sync.c checks them).  The adapter must then ask for the
+ * latest maintenance actions of every tenant whose "id" is an integer that
+ * fits an int32 (GET maintenance-actions/latest-for-tenant/{id}), once
+ * each, and of nothing else; a page that is not an array must fail the run.
  */
 #include "fuzz_pg.h"
 
@@ -16,29 +17,36 @@ PGDLLEXPORT void etop_adapter_immy(EtopSyncContext *ctx);
 static bool
 body_for(const EtopSyncRequest *req)
 {
-	return strstr(req->url, "/computers/paged?skip=0&") != NULL;
+	return strstr(req->url, "/tenants?page=1&") != NULL;
 }
 
+/* how many records of the page have an int32 "id" (collect_ids' rule), or -1 */
 static int
-expected_ids(Jsonb *jb)
+expected_tenants(Jsonb *jb)
 {
-	JsonbValue *res;
-	JsonbContainer *arr;
 	int			n = 0;
 
-	if (!JB_ROOT_IS_OBJECT(jb))
+	if (!JB_ROOT_IS_ARRAY(jb) || JB_ROOT_IS_SCALAR(jb))
 		return -1;
-	res = getKeyJsonValueFromContainer(&jb->root, "results", 7, NULL);
-	if (res == NULL || res->type != jbvBinary || !JsonContainerIsArray(res->val.binary.data))
-		return -1;
-	arr = res->val.binary.data;
-	for (int i = 0; i < (int) JsonContainerSize(arr); i++)
+	for (int i = 0; i < (int) JB_ROOT_COUNT(jb); i++)
 	{
-		JsonbValue *rec = getIthJsonbValueFromContainer(arr, i);
-		JsonbValue *id = (rec && rec->type == jbvBinary && JsonContainerIsObject(rec->val.binary.data))
-			? getKeyJsonValueFromContainer(rec->val.binary.data, "id", 2, NULL) : NULL;
+		JsonbValue *rec = getIthJsonbValueFromContainer(&jb->root, i);
+		JsonbValue *id;
+		char	   *txt,
+				   *end;
+		long		v;
 
-		if (id && id->type == jbvNumeric)
+		if (rec == NULL || rec->type != jbvBinary || !JsonContainerIsObject(rec->val.binary.data))
+			continue;
+		id = getKeyJsonValueFromContainer(rec->val.binary.data, "id", 2, NULL);
+		if (id == NULL || id->type != jbvNumeric)
+			continue;
+		txt = etop_jsonb_text(rec->val.binary.data, "id");
+		if (txt == NULL)
+			continue;
+		errno = 0;
+		v = strtol(txt, &end, 10);
+		if (errno == 0 && *end == '\0' && v >= PG_INT32_MIN && v <= PG_INT32_MAX)
 			n++;
 	}
 	return n;
@@ -47,23 +55,14 @@ expected_ids(Jsonb *jb)
 static void
 run(Jsonb *jb, const char *text)
 {
-	int			want = expected_ids(jb);
-	char	   *why;
-	Jsonb	   *post;
-	JsonbValue *ids;
+	int			want = expected_tenants(jb);
 
 	etop_adapter_immy(fake_sync_begin(text, body_for));
 	if (want < 0)
-		fuzz_finding("a page without a \"results\" array was accepted");
-	if (fake_stats.post_body == NULL)
-		fuzz_finding("no maintenance-actions request");
-	post = etop_jsonb_parse(fake_stats.post_body, &why);
-	if (post == NULL)
-		fuzz_finding("the maintenance-actions body is not JSON (%s): %.200s", why, fake_stats.post_body);
-	ids = etop_jsonb_key(&post->root, "computerIds");
-	if (ids == NULL || ids->type != jbvBinary || !JsonContainerIsArray(ids->val.binary.data) ||
-		(int) JsonContainerSize(ids->val.binary.data) != want)
-		fuzz_finding("computerIds does not list the %d numeric ids: %.200s", want, fake_stats.post_body);
+		fuzz_finding("a tenants page that is not an array was accepted");
+	if (fake_stats.tenant_requests != want)
+		fuzz_finding("%d latest-for-tenant requests for %d tenants with integer ids",
+					 fake_stats.tenant_requests, want);
 }
 
 const FuzzTarget fuzz_target = {"fuzz_jsonb_adapter_immy", run, NULL};

@@ -58,13 +58,16 @@ for args, payload in pages("tests/data/immy_pages.sql"):
         write(f"{C}/fuzz_jsonb_adapter_immy/computers_page{args[2]}.json",
               '{"results":' + payload + ',"totalCount":%d}' % len(json.loads(payload)))
     if args[1] == "tenants":
+        recs = json.loads(payload)
+        write(f"{C}/fuzz_jsonb_adapter_immy/tenants.json", payload)
+        write(f"{C}/fuzz_jsonb_adapter_immy/tenants_ids.json", [{"id": r.get("id")} for r in recs])
         write(f"{C}/fuzz_jsonb_adapter_immy/tenants_as_results.json", '{"results":' + payload + '}')
 for args, payload in pages("tests/data/fault_pages.sql"):
     vendor, fault, endpoint = args[0], args[1], args[2]
     if vendor == "connectwise":
         write(f"{C}/fuzz_jsonb_adapter_connectwise/fault_{fault}_{endpoint.replace('/', '_')}.json", payload)
     if vendor == "immy" and endpoint == "computers/paged":
-        write(f"{C}/fuzz_jsonb_adapter_immy/fault_{fault}_computers.json", '{"results":' + payload + '}')
+        write(f"{C}/fuzz_jsonb_adapter_immy/fault_{fault}_computers.json", payload)
 PY
 
 # known-bad inputs (regressions) and small hand-written shapes
