@@ -29,6 +29,11 @@ q -c "SELECT etop.snapshot_scores('2025-10-15'), etop.snapshot_scores('2026-01-1
 q -c "SELECT etop.setting_set('msp_name', '\"Round Trip IT\"')" >/dev/null
 psql -X -q -d postgres -c "DROP ROLE IF EXISTS it_rt_am" -c "CREATE ROLE it_rt_am IN ROLE etop_am"
 q -c "INSERT INTO etop.client_assignments (client_id, am_role) SELECT id, 'it_rt_am' FROM etop.clients ORDER BY id LIMIT 2"
+# a Microsoft 365 dataset a tenant's licence refuses (what a sync against a tenant
+# without Entra ID P2 records; sync_m365_licence.sh makes it through the mock)
+q -c "INSERT INTO etop.unavailable_sources (client_id, source, dataset, reason, needs, endpoint, vendor_code)
+      SELECT min(id), 'm365', 'user_risk', 'licence', 'Microsoft Entra ID P2', 'identityProtection/riskyUsers',
+             'Authentication_RequestFromNonPremiumTenantOrB2CTenant' FROM etop.clients"
 # a third-party adapter registration (only those are dumped; built-ins come with the extension)
 q -c "INSERT INTO etop.adapters (name, description, library, symbol, entities)
       VALUES ('acme', 'round-trip test adapter', '\$libdir/acme_adapter', 'acme_fetch', '{tickets}')"
