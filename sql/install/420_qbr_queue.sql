@@ -35,9 +35,16 @@ CREATE TRIGGER qbr_jobs_as_of BEFORE INSERT ON etop.qbr_jobs
 -- terminated worker) is run again at once under the same attempt number and
 -- counted in `interruptions`; a job interrupted max_attempts times, or whose
 -- lease ran out on every attempt while its worker lived, stops for a human.
--- Which pids exist is read once per claim (pg_stat_activity in this
--- transaction); a pid reused by another process only delays the reclaim to
--- the visibility timeout.
+-- Whether a job's worker exists is asked of the process array
+-- (etop_internal._pid_alive(), only for the active jobs the claim passes);
+-- a pid reused by another process only delays the reclaim to the
+-- visibility timeout.
+CREATE FUNCTION etop_internal._pid_alive(pid integer) RETURNS boolean
+AS 'MODULE_PATHNAME', 'etop_pid_alive'
+LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION etop_internal._pid_alive(integer) IS
+    'internal: whether a server process with this pid exists (job_claim: is an active job''s worker alive)';
+
 CREATE FUNCTION etop_internal.job_claim(visibility interval DEFAULT NULL)
 RETURNS etop.qbr_jobs
 LANGUAGE plpgsql
@@ -47,7 +54,6 @@ DECLARE
     j etop.qbr_jobs;
     vis interval := coalesce(visibility,
                              coalesce(current_setting('etop.qbr_visibility_timeout', true), '600')::interval);
-    live integer[] := ARRAY(SELECT a.pid FROM pg_stat_activity a WHERE a.pid IS NOT NULL);
 BEGIN
   LOOP
     UPDATE etop.qbr_jobs q
@@ -60,11 +66,11 @@ BEGIN
                            THEN format('Claimed again: attempt %s was interrupted (step 0/4)', q.attempts)
                            ELSE 'Claimed by worker (step 0/4)' END,
            as_of = coalesce(q.as_of, current_date)    -- options.as_of was read on insert
-      FROM (SELECT c.id, (c.status = 'active' AND c.worker_pid <> ALL (live)) AS orphaned
+      FROM (SELECT c.id, (c.status = 'active' AND NOT etop_internal._pid_alive(c.worker_pid)) AS orphaned
               FROM etop.qbr_jobs c
              WHERE c.status IN ('queued', 'retry', 'active')
                AND ((c.status IN ('queued', 'retry') AND c.run_after <= now())
-                    OR (c.status = 'active' AND (c.locked_until < now() OR c.worker_pid <> ALL (live))))
+                    OR (c.status = 'active' AND (c.locked_until < now() OR NOT etop_internal._pid_alive(c.worker_pid))))
              ORDER BY c.run_after, c.created_at
              LIMIT 1 FOR UPDATE SKIP LOCKED) c
      WHERE q.id = c.id

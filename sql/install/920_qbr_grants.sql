@@ -3,7 +3,7 @@ GRANT EXECUTE ON FUNCTION etop.validate_citations(jsonb, integer) TO etop_admin,
 GRANT EXECUTE ON FUNCTION etop.narrative_input(integer, date), etop.narrative_offline(jsonb),
                           etop_internal.level_rank(text) TO etop_admin, etop_am, etop_reader;
 -- Queue internals: for etop_admin (and the workers, which run as the bootstrap superuser).
-GRANT EXECUTE ON FUNCTION etop_internal.job_claim(interval), etop_internal.job_progress(uuid, integer),
+GRANT EXECUTE ON FUNCTION etop_internal.job_claim(interval), etop_internal._pid_alive(integer), etop_internal.job_progress(uuid, integer),
                           etop_internal.job_fail(uuid, text, boolean, boolean), etop_internal.qbr_step(uuid, integer),
                           etop_internal.job_store_narrative(uuid, jsonb, jsonb), etop_internal.qbr_run_job(uuid)
       TO etop_admin;

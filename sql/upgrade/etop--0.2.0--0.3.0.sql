@@ -1151,6 +1151,13 @@ $entry$;
 -- qbr: a job whose worker is gone (killed, server restart) is claimed again at once and
 -- the lost attempt counts as an interruption, not an attempt; queued jobs wake the workers
 ALTER TABLE etop.qbr_jobs ADD COLUMN interruptions integer NOT NULL DEFAULT 0;
+CREATE FUNCTION etop_internal._pid_alive(pid integer) RETURNS boolean
+AS 'MODULE_PATHNAME', 'etop_pid_alive'
+LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION etop_internal._pid_alive(integer) IS
+    'internal: whether a server process with this pid exists (job_claim: is an active job''s worker alive)';
+REVOKE ALL ON FUNCTION etop_internal._pid_alive(integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION etop_internal._pid_alive(integer) TO etop_admin;
 CREATE OR REPLACE FUNCTION etop_internal.job_claim(visibility interval DEFAULT NULL::interval)
  RETURNS etop.qbr_jobs
  LANGUAGE plpgsql
@@ -1160,7 +1167,6 @@ DECLARE
     j etop.qbr_jobs;
     vis interval := coalesce(visibility,
                              coalesce(current_setting('etop.qbr_visibility_timeout', true), '600')::interval);
-    live integer[] := ARRAY(SELECT a.pid FROM pg_stat_activity a WHERE a.pid IS NOT NULL);
 BEGIN
   LOOP
     UPDATE etop.qbr_jobs q
@@ -1173,11 +1179,11 @@ BEGIN
                            THEN format('Claimed again: attempt %s was interrupted (step 0/4)', q.attempts)
                            ELSE 'Claimed by worker (step 0/4)' END,
            as_of = coalesce(q.as_of, current_date)    -- options.as_of was read on insert
-      FROM (SELECT c.id, (c.status = 'active' AND c.worker_pid <> ALL (live)) AS orphaned
+      FROM (SELECT c.id, (c.status = 'active' AND NOT etop_internal._pid_alive(c.worker_pid)) AS orphaned
               FROM etop.qbr_jobs c
              WHERE c.status IN ('queued', 'retry', 'active')
                AND ((c.status IN ('queued', 'retry') AND c.run_after <= now())
-                    OR (c.status = 'active' AND (c.locked_until < now() OR c.worker_pid <> ALL (live))))
+                    OR (c.status = 'active' AND (c.locked_until < now() OR NOT etop_internal._pid_alive(c.worker_pid))))
              ORDER BY c.run_after, c.created_at
              LIMIT 1 FOR UPDATE SKIP LOCKED) c
      WHERE q.id = c.id
