@@ -83,19 +83,6 @@ get_page(EtopSyncContext *ctx, const char *url, const char *bearer, GraphRefusal
 	return body;
 }
 
-/* GET url again; a 403 fails the run naming the permission (etop_sync_set_vendor) */
-static char *
-get_or_fail(EtopSyncContext *ctx, const char *url, const char *bearer)
-{
-	const char *headers[] = {"Accept: application/json", NULL};
-	EtopSyncRequest req = {0};
-
-	req.url = url;
-	req.headers = headers;
-	req.bearer_token = bearer;
-	return etop_sync_http(ctx, &req, NULL);
-}
-
 void
 etop_adapter_m365(EtopSyncContext *ctx)
 {
@@ -130,20 +117,24 @@ etop_adapter_m365(EtopSyncContext *ctx)
 			{
 				/*
 				 * signInActivity needs Entra ID P1/P2 and AuditLog.Read.All:
-				 * the users without it, and the property recorded as skipped.
+				 * ask for the users without it.  Only when that works is the
+				 * property recorded as skipped; without User.Read.All there
+				 * are no users at all and the run fails naming that.
 				 */
-				etop_sync_skip_endpoint(ctx, stage, "signInActivity",
-										kind == GRAPH_REFUSED_LICENCE ? "licence" : "permission",
-										kind == GRAPH_REFUSED_LICENCE ? "Microsoft Entra ID P1 or P2"
-										: "AuditLog.Read.All", code[0] ? code : NULL);
+				GraphRefusal first = kind;
+				char	   *first_code = code[0] ? pstrdup(code) : NULL;
+
 				etop_sync_set_vendor(ctx, "Microsoft Graph", "[\"User.Read.All\"]");
 				url = psprintf("%s/v1.0/users?$select=" M365_USER_FIELDS "&$top=999",
 							   etop_sync_base_url(ctx));
 				etop_sync_follow(ctx, stage, url);
 				body = get_page(ctx, url, bearer, &kind, code, sizeof(code));
-				/* no users at all: nothing to score identity by, the run fails */
 				if (body == NULL)
-					body = get_or_fail(ctx, url, bearer);
+					etop_sync_refused(ctx, url);
+				etop_sync_skip_endpoint(ctx, stage, "signInActivity",
+										first == GRAPH_REFUSED_LICENCE ? "licence" : "permission",
+										first == GRAPH_REFUSED_LICENCE ? "Microsoft Entra ID P1 or P2"
+										: "AuditLog.Read.All", first_code);
 			}
 			else if (body == NULL && page == 0 && !m365_endpoints[i].required)
 			{
@@ -158,7 +149,7 @@ etop_adapter_m365(EtopSyncContext *ctx)
 			}
 			else if (body == NULL)
 				/* refused after the first page: not a licence matter; fail as before */
-				body = get_or_fail(ctx, url, bearer);
+				etop_sync_refused(ctx, url);
 			etop_sync_store_page(ctx, stage, ++page, body, "value", "@odata.nextLink", &next);
 			pfree(body);
 			url = next;

@@ -402,15 +402,23 @@ option_long(EtopSyncContext *ctx, const char *key, long dflt)
 	return n;
 }
 
+/* The length of the scheme://host[:port] that begins the connection's base URL. */
+static int
+origin_len(EtopSyncContext *ctx)
+{
+	const char *base = ctx->base_url;
+	const char *host = strstr(base, "://");
+
+	return host ? (int) (strcspn(host + 3, "/?#") + (host + 3 - base)) : (int) strlen(base);
+}
+
 /* Whether url is on the same scheme://host[:port] as the connection's base URL. */
 static bool
 same_origin(EtopSyncContext *ctx, const char *url)
 {
-	const char *base = etop_sync_base_url(ctx);
-	const char *host = strstr(base, "://");
-	size_t		len = host ? (size_t) (strcspn(host + 3, "/?#") + (host + 3 - base)) : strlen(base);
+	int			len = origin_len(ctx);
 
-	return pg_strncasecmp(url, base, len) == 0 && strchr("/?#", url[len]) != NULL;
+	return pg_strncasecmp(url, ctx->base_url, len) == 0 && strchr("/?#", url[len]) != NULL;
 }
 
 /* etop_sync_http(); with refusal_out, a 403 returns NULL and its body there */
@@ -497,6 +505,18 @@ etop_sync_http_refusable(EtopSyncContext *ctx, const EtopSyncRequest *sreq, char
 	Assert(refusal_out != NULL);
 	*refusal_out = NULL;
 	return sync_http(ctx, sreq, link_out, refusal_out);
+}
+
+void
+etop_sync_refused(EtopSyncContext *ctx, const char *url)
+{
+	etop_http_response r;
+
+	memset(&r, 0, sizeof(r));
+	r.error = ETOP_HTTP_4XX;
+	r.status = 403;
+	r.attempts = 1;
+	http_failure(ctx, &r, url);
 }
 
 void
@@ -687,17 +707,8 @@ etop_sync_next_link(EtopSyncContext *ctx, const char *endpoint, const char *link
 
 	if (link_header == NULL || !etop_http_link_find(link_header, "next", buf, sizeof(buf)) || buf[0] == '\0')
 		return NULL;
-	if (buf[0] == '/')
-	{
-		/* a path on the vendor's host: scheme://host[:port] of the base URL */
-		const char *base = ctx->base_url;
-		const char *host = strstr(base, "://");
-		int			len = host ? (int) (strcspn(host + 3, "/?#") + (host + 3 - base)) : (int) strlen(base);
-
-		url = psprintf("%.*s%s", len, base, buf);
-	}
-	else
-		url = pstrdup(buf);
+	/* a path is on the vendor's host: scheme://host[:port] of the base URL */
+	url = buf[0] == '/' ? psprintf("%.*s%s", origin_len(ctx), ctx->base_url, buf) : pstrdup(buf);
 	etop_sync_follow(ctx, endpoint, url);
 	return url;
 }
@@ -1351,12 +1362,8 @@ etop_sync_launch(PG_FUNCTION_ARGS)
 	launch.connection_id = PG_GETARG_INT32(1);
 	launch.full = PG_GETARG_BOOL(2);
 
-	if (run <= 0 || run_row_exists(run))
-		ereport(ERROR,
-				(errcode(ERRCODE_DUPLICATE_OBJECT),
-				 errmsg("sync run " INT64_FORMAT " already exists", run),
-				 errhint("Start syncs with etop.sync(connection); it takes a new run id.")));
-	slot = etop_sync_reserve(MyDatabaseId, launch.connection_id, run, &busy);
+	slot = (run <= 0 || run_row_exists(run)) ? ETOP_SYNC_RUN_TAKEN
+		: etop_sync_reserve(MyDatabaseId, launch.connection_id, run, &busy);
 	if (slot == ETOP_SYNC_BUSY)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_IN_USE),

@@ -79,6 +79,14 @@ extern char *etop_sync_http_refusable(EtopSyncContext *ctx, const EtopSyncReques
 									  char **link_out, char **refusal_out);
 
 /*
+ * A refusal the adapter cannot do without (etop_sync_http_refusable()
+ * returned NULL for it): fails the run with the same "permission denied"
+ * error etop_sync_http() raises for a 403, naming the URL and the
+ * permission (etop_sync_set_vendor), without asking the vendor again.
+ */
+extern void etop_sync_refused(EtopSyncContext *ctx, const char *url) pg_attribute_noreturn();
+
+/*
  * Record that the run went on without an endpoint (property NULL) or
  * without one property of it, and why: reason "licence" (needs names the
  * licence, e.g. "Microsoft Entra ID P2") or "permission" (needs names the

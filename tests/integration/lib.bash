@@ -91,5 +91,8 @@ restart_cluster() {
     for _ in $(seq 100); do psql -X -q -d postgres -c "SELECT 1" >/dev/null 2>&1 && return 0; sleep 0.2; done
     return 1
 }
+# The server log, to check what reaches it: ETOP_SERVER_LOG, or the log of
+# pg_virtualenv's cluster; empty when neither is known.
+server_log() { echo "${ETOP_SERVER_LOG:-$(pg_lsclusters -h 2>/dev/null | awk '$2 == "regress" {print $7}' | head -1)}"; }
 # mock_control PORT JSON: POST /__control to a mock
 mock_control() { curl -s --noproxy '*' -X POST -d "$2" "http://127.0.0.1:$1/__control" >/dev/null; }

@@ -23,7 +23,7 @@ psql -X -q -d postgres \
 # as ROLE: SQL...
 as() { local r=$1; shift; PGUSER=$r PGPASSWORD=${r//_/-} psql -X -q -d "$IT_DB" -tA "$@"; }
 # the server log, to check what reaches it (pg_virtualenv's cluster, or ETOP_SERVER_LOG)
-LOG=${ETOP_SERVER_LOG:-$(pg_lsclusters -h 2>/dev/null | awk '$2 == "regress" {print $7}' | head -1)}
+LOG=$(server_log)
 log_size() { [ -n "$LOG" ] && [ -r "$LOG" ] && stat -c %s "$LOG" || echo 0; }
 started=$(q -c "SELECT pg_postmaster_start_time()")
 psql -X -q -d "$IT_DB" -c "SELECT pg_sleep(600)" >/dev/null 2>&1 &

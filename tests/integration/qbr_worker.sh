@@ -68,7 +68,7 @@ psql -X -q -d postgres -c "ALTER SYSTEM SET etop.llm_base_url = '$LLM/v1'" \
      -c "ALTER SYSTEM SET etop.llm_api_key = 'sk-test-123'" -c "ALTER SYSTEM SET etop.llm_timeout = 2" \
      -c "SELECT pg_reload_conf()" >/dev/null
 sleep 1
-control() { curl -s -X POST -d "$1" "$LLM/__control" >/dev/null; }
+control() { mock_control "${LLM##*:}" "$1"; }
 
 control '{"clear": true}'
 JOB=$(enqueue "$C1" openai)
@@ -159,25 +159,14 @@ expect "so does etop.qbr_generate()" "$(q -c "SELECT status FROM etop.qbr_jobs W
 psql -X -q -d postgres -c "ALTER SYSTEM SET etop.qbr_poll_interval = '200ms'" -c "SELECT pg_reload_conf()" >/dev/null
 
 # The server restarted under a running job: -m fast (the worker gets SIGTERM)
-# and -m immediate (no shutdown at all).  Needs the cluster: pg_virtualenv's
-# (pg_ctlcluster) or a private one (ETOP_PGDATA).
-restart_cluster() {  # MODE
-    if [ -n "${ETOP_PGDATA:-}" ]; then
-        runuser -u postgres -- pg_ctl -D "$ETOP_PGDATA" -l "$ETOP_PGDATA/server.log" -m "$1" -w restart >/dev/null
-    elif [ -n "${PGVERSION:-}" ] && pg_lsclusters -h 2>/dev/null | awk '{print $1 "/" $2}' | grep -qx "$PGVERSION/regress"; then
-        pg_ctlcluster "$PGVERSION" regress restart -m "$1"
-    else
-        return 2
-    fi
-    for _ in $(seq 60); do psql -X -q -d "$IT_DB" -c "SELECT 1" >/dev/null 2>&1 && return 0; sleep 0.5; done
-    return 1
-}
+# and -m immediate (no shutdown at all), with lib.bash's restart_cluster
+# (pg_virtualenv's cluster, or a private one: ETOP_PGDATA).
 for mode in fast immediate; do
     echo "-- the server restarts (-m $mode) while a job runs: the job runs again at once, not counted"
     control '{"scenario": "slow", "delay": 20, "times": 1}'
     JOB=$(enqueue "$C1" openai)
     wait_for 20 "SELECT progress LIKE 'Generating narrative%' FROM etop.qbr_jobs WHERE id = '$JOB'" || true
-    restart_cluster "$mode"; rc=$?
+    rc=0; restart_cluster "$mode" || rc=$?
     if [ "$rc" -eq 2 ]; then echo "  skipped: no cluster to restart (set ETOP_PGDATA)"; break; fi
     expect "-m $mode: the cluster came back" "$rc" "0"
     control '{"clear": true}'

@@ -10,7 +10,7 @@ cleanup() { stop_mocks; drop_db; }
 trap cleanup EXIT
 now_ms() { date +%s%3N; }
 # the server log: ETOP_SERVER_LOG, or pg_virtualenv's cluster (as privileges.sh)
-LOG=${ETOP_SERVER_LOG:-$(pg_lsclusters -h 2>/dev/null | awk '$2 == "regress" {print $7}' | head -1)}
+LOG=$(server_log)
 LOG_FROM=$(( $( [ -n "$LOG" ] && [ -r "$LOG" ] && stat -c %s "$LOG" || echo 0) + 1 ))   # only this test's lines
 
 fresh_db
