@@ -79,7 +79,7 @@ etop_interrupt_pending(void *arg)
 }
 
 bool
-etop_latch_sleep(void *arg, long ms)
+etop_latch_sleep_unless(long ms, bool (*abort_cb) (void *arg), void *arg)
 {
 	while (ms > 0)
 	{
@@ -88,11 +88,17 @@ etop_latch_sleep(void *arg, long ms)
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, slice,
 						 PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
-		if (etop_interrupt_pending(arg))
+		if (abort_cb(arg))
 			return false;
 		ms -= slice;
 	}
 	return true;
+}
+
+bool
+etop_latch_sleep(void *arg, long ms)
+{
+	return etop_latch_sleep_unless(ms, etop_interrupt_pending, arg);
 }
 
 void *

@@ -292,18 +292,7 @@ sync_abort(void *arg)
 static bool
 sync_sleep(void *arg, long ms)
 {
-	while (ms > 0)
-	{
-		long		slice = Min(ms, 1000);
-
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, slice,
-						 PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
-		if (sync_abort(arg))
-			return false;
-		ms -= slice;
-	}
-	return true;
+	return etop_latch_sleep_unless(ms, sync_abort, arg);
 }
 
 static void raise_cancelled(EtopSyncContext *ctx) pg_attribute_noreturn();

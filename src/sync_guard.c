@@ -226,54 +226,21 @@ is_nul_escape(const char *s, size_t len, size_t i)
 	return i + 4 < len && s[i + 1] == '0' && s[i + 2] == '0' && s[i + 3] == '0' && s[i + 4] == '0';
 }
 
-long
-etop_json_scan(const char *s, size_t len, int max_depth, long *nul_escapes)
+/*
+ * One pass over JSON text, outside and inside strings: stops at the first
+ * '[' or '{' deeper than max_depth (0: no limit) and returns its offset, or
+ * -1; counts the "\u0000" escapes inside strings and, when rewrite is set,
+ * writes "FFFD" over their digits (s is then the same buffer, writable).
+ */
+static long
+json_walk(const char *s, char *rewrite, size_t len, int max_depth, long *nul_escapes)
 {
 	int			depth = 0;
 	bool		in_string = false;
 	long		nuls = 0;
+	long		stop = -1;
 
-	for (size_t i = 0; i < len; i++)
-	{
-		char		c = s[i];
-
-		if (in_string)
-		{
-			if (c == '\\' && i + 1 < len)
-			{
-				i++;
-				if (s[i] == 'u' && is_nul_escape(s, len, i))
-					nuls++;
-			}
-			else if (c == '"')
-				in_string = false;
-		}
-		else if (c == '"')
-			in_string = true;
-		else if (c == '[' || c == '{')
-		{
-			if (++depth > max_depth)
-			{
-				if (nul_escapes)
-					*nul_escapes = nuls;
-				return (long) i;
-			}
-		}
-		else if (c == ']' || c == '}')
-			depth--;
-	}
-	if (nul_escapes)
-		*nul_escapes = nuls;
-	return -1;
-}
-
-long
-etop_json_replace_nul_escapes(char *s, size_t len)
-{
-	bool		in_string = false;
-	long		n = 0;
-
-	for (size_t i = 0; i < len; i++)
+	for (size_t i = 0; i < len && stop < 0; i++)
 	{
 		char		c = s[i];
 
@@ -284,8 +251,9 @@ etop_json_replace_nul_escapes(char *s, size_t len)
 				i++;
 				if (s[i] == 'u' && is_nul_escape(s, len, i))
 				{
-					memcpy(s + i + 1, "FFFD", 4);
-					n++;
+					nuls++;
+					if (rewrite)
+						memcpy(rewrite + i + 1, "FFFD", 4);
 					i += 4;
 				}
 			}
@@ -294,6 +262,30 @@ etop_json_replace_nul_escapes(char *s, size_t len)
 		}
 		else if (c == '"')
 			in_string = true;
+		else if (c == '[' || c == '{')
+		{
+			if (++depth > max_depth && max_depth > 0)
+				stop = (long) i;
+		}
+		else if (c == ']' || c == '}')
+			depth--;
 	}
+	if (nul_escapes)
+		*nul_escapes = nuls;
+	return stop;
+}
+
+long
+etop_json_scan(const char *s, size_t len, int max_depth, long *nul_escapes)
+{
+	return json_walk(s, NULL, len, max_depth, nul_escapes);
+}
+
+long
+etop_json_replace_nul_escapes(char *s, size_t len)
+{
+	long		n;
+
+	(void) json_walk(s, s, len, 0, &n);
 	return n;
 }

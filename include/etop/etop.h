@@ -35,6 +35,8 @@ extern void etop_worker_tune_malloc(void);	/* etop.c: first call of each etop wo
  */
 extern bool etop_interrupt_pending(void *arg);
 extern bool etop_latch_sleep(void *arg, long ms);	/* false when interrupted */
+/* Sleep ms on the latch in 100 ms slices; false as soon as abort_cb(arg) says so. */
+extern bool etop_latch_sleep_unless(long ms, bool (*abort_cb) (void *arg), void *arg);
 extern void *etop_context_alloc(void *cxt, size_t size);	/* NULL when out of memory */
 extern void etop_context_free(void *cxt, void *p);
 
